@@ -1,0 +1,540 @@
+#include "store/sqlite/sqlite_database.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_join.h"
+#include "core/abseil_compat.h"
+#include "core/error.h"
+
+namespace stackbill::sqlite {
+namespace {
+
+constexpr int kMaxCachedStatements = 512;
+
+int ToInt(std::size_t size) { return size > INT_MAX ? INT_MAX : static_cast<int>(size); }
+
+absl::Status MapResultCode(int rc, std::string message) {
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PROTOCOL:
+    case SQLITE_NOMEM:
+      return absl::UnavailableError(message);
+    case SQLITE_CONSTRAINT:
+      if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+        return absl::AlreadyExistsError(message);
+      }
+      return absl::FailedPreconditionError(message);
+    case SQLITE_READONLY:
+      return absl::FailedPreconditionError(message);
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return absl::DataLossError(message);
+    case SQLITE_TOOBIG:
+    case SQLITE_RANGE:
+    case SQLITE_MISMATCH:
+      return absl::InvalidArgumentError(message);
+    default:
+      return absl::InternalError(message);
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+
+Where& Where::Add(std::string condition, std::vector<SqlValue> values) {
+  conditions_.push_back(std::move(condition));
+  for (auto& v : values) values_.push_back(std::move(v));
+  return *this;
+}
+
+std::string Where::Sql() const {
+  if (conditions_.empty()) return "";
+  return Cat(" WHERE ", absl::StrJoin(conditions_, " AND "));
+}
+
+SqlValue GuidValue(const Guid& guid) {
+  const auto& bytes = guid.bytes();
+  return Blob{std::string(bytes.begin(), bytes.end())};
+}
+
+// ---------------------------------------------------------------------------
+
+Statement::Statement(Connection* connection, sqlite3_stmt* stmt, bool* in_use, bool owned)
+    : connection_(connection), stmt_(stmt), in_use_(in_use), owned_(owned) {}
+
+Statement::Statement(Statement&& other) noexcept
+    : connection_(other.connection_),
+      stmt_(std::exchange(other.stmt_, nullptr)),
+      in_use_(std::exchange(other.in_use_, nullptr)),
+      owned_(other.owned_),
+      next_param_(other.next_param_),
+      next_column_(other.next_column_),
+      bind_status_(std::move(other.bind_status_)),
+      read_status_(std::move(other.read_status_)) {}
+
+Statement::~Statement() {
+  if (stmt_ == nullptr) return;
+  if (owned_) {
+    sqlite3_finalize(stmt_);
+    return;
+  }
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+  if (in_use_ != nullptr) *in_use_ = false;
+}
+
+namespace {
+// Records the first bind failure; Step() reports it.
+void CheckBind(int rc, Connection* connection, absl::Status& status) {
+  if (rc != SQLITE_OK && status.ok()) status = connection->Error(rc, "bind");
+}
+}  // namespace
+
+Statement& Statement::BindInt(std::int64_t value) {
+  CheckBind(sqlite3_bind_int64(stmt_, next_param_++, value), connection_, bind_status_);
+  return *this;
+}
+
+// SQLite binds a null pointer as NULL, so empty text and blobs point at a
+// static empty array instead: "" must stay "" (NOT NULL columns hold it).
+constexpr char kEmpty[1] = {0};
+
+Statement& Statement::BindText(std::string_view value) {
+  const char* data = value.empty() ? kEmpty : value.data();
+  CheckBind(
+      sqlite3_bind_text64(stmt_, next_param_++, data, value.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
+      connection_, bind_status_);
+  return *this;
+}
+
+Statement& Statement::BindOptionalText(const std::optional<std::string>& value) {
+  return value ? BindText(*value) : BindNull();
+}
+
+Statement& Statement::BindBlob(std::string_view bytes) {
+  const char* data = bytes.empty() ? kEmpty : bytes.data();
+  CheckBind(sqlite3_bind_blob64(stmt_, next_param_++, data, bytes.size(), SQLITE_TRANSIENT),
+            connection_, bind_status_);
+  return *this;
+}
+
+Statement& Statement::BindGuid(const Guid& value) {
+  const auto& bytes = value.bytes();
+  CheckBind(
+      sqlite3_bind_blob(stmt_, next_param_++, bytes.data(), ToInt(bytes.size()), SQLITE_TRANSIENT),
+      connection_, bind_status_);
+  return *this;
+}
+
+Statement& Statement::BindOptionalGuid(const std::optional<Guid>& value) {
+  return value ? BindGuid(*value) : BindNull();
+}
+
+Statement& Statement::BindTime(Timestamp value) {
+  BindInt(value.unix_seconds());
+  return BindInt(value.nanos());
+}
+
+Statement& Statement::BindOptionalTime(const std::optional<Timestamp>& value) {
+  if (value) return BindTime(*value);
+  BindNull();
+  return BindNull();
+}
+
+Statement& Statement::BindBool(bool value) { return BindInt(value ? 1 : 0); }
+
+Statement& Statement::BindNull() {
+  CheckBind(sqlite3_bind_null(stmt_, next_param_++), connection_, bind_status_);
+  return *this;
+}
+
+Statement& Statement::BindValue(const SqlValue& value) {
+  struct Visitor {
+    Statement& s;
+    void operator()(std::nullptr_t) { s.BindNull(); }
+    void operator()(std::int64_t v) { s.BindInt(v); }
+    void operator()(const std::string& v) { s.BindText(v); }
+    void operator()(const Blob& v) { s.BindBlob(v.bytes); }
+  };
+  std::visit(Visitor{*this}, value);
+  return *this;
+}
+
+Statement& Statement::BindValues(std::span<const SqlValue> values) {
+  for (const auto& v : values) BindValue(v);
+  return *this;
+}
+
+absl::StatusOr<bool> Statement::Step() {
+  if (!bind_status_.ok()) return bind_status_;
+  next_column_ = 0;
+  read_status_ = absl::OkStatus();
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return connection_->Error(rc, "step");
+}
+
+absl::Status Statement::Run() {
+  while (true) {
+    STACKBILL_ASSIGN_OR_RETURN(bool row, Step());
+    if (!row) return absl::OkStatus();
+  }
+}
+
+void Statement::Reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+  next_param_ = 1;
+  next_column_ = 0;
+  bind_status_ = absl::OkStatus();
+  read_status_ = absl::OkStatus();
+}
+
+bool Statement::IsNull() { return sqlite3_column_type(stmt_, next_column_) == SQLITE_NULL; }
+
+void Statement::Skip(int columns) { next_column_ += columns; }
+
+std::int64_t Statement::ReadInt() { return sqlite3_column_int64(stmt_, next_column_++); }
+
+bool Statement::ReadBool() { return ReadInt() != 0; }
+
+std::string Statement::ReadText() {
+  const int column = next_column_++;
+  const auto* text = sqlite3_column_text(stmt_, column);
+  const int size = sqlite3_column_bytes(stmt_, column);
+  if (text == nullptr) return std::string();
+  return std::string(reinterpret_cast<const char*>(text), static_cast<std::size_t>(size));
+}
+
+std::optional<std::string> Statement::ReadOptionalText() {
+  if (IsNull()) {
+    Skip();
+    return std::nullopt;
+  }
+  return ReadText();
+}
+
+std::string Statement::ReadBlob() {
+  const int column = next_column_++;
+  const void* data = sqlite3_column_blob(stmt_, column);
+  const int size = sqlite3_column_bytes(stmt_, column);
+  if (data == nullptr) return std::string();
+  return std::string(static_cast<const char*>(data), static_cast<std::size_t>(size));
+}
+
+Guid Statement::ReadGuid() {
+  const std::string bytes = ReadBlob();
+  if (bytes.size() != 16) {
+    Corrupt("GUID of size", std::to_string(bytes.size()));
+    return Guid();
+  }
+  std::array<std::uint8_t, 16> raw{};
+  std::memcpy(raw.data(), bytes.data(), raw.size());
+  return Guid(raw);
+}
+
+std::optional<Guid> Statement::ReadOptionalGuid() {
+  if (IsNull()) {
+    Skip();
+    return std::nullopt;
+  }
+  return ReadGuid();
+}
+
+Timestamp Statement::ReadTime() {
+  const std::int64_t seconds = ReadInt();
+  const std::int64_t nanos = ReadInt();
+  if (nanos < 0 || nanos > 999'999'999) {
+    Corrupt("nanoseconds", std::to_string(nanos));
+    return Timestamp();
+  }
+  return Timestamp::FromUnixSeconds(seconds, static_cast<std::int32_t>(nanos));
+}
+
+std::optional<Timestamp> Statement::ReadOptionalTime() {
+  if (IsNull()) {
+    Skip(2);
+    return std::nullopt;
+  }
+  return ReadTime();
+}
+
+void Statement::Corrupt(std::string_view what, std::string_view value) {
+  if (!read_status_.ok()) return;
+  read_status_ = absl::DataLossError(Cat("sqlite: corrupt column ", next_column_ - 1, " of \"",
+                                         std::string_view(sqlite3_sql(stmt_)).substr(0, 80),
+                                         "\": ", what, " '", value.substr(0, 64), "'"));
+}
+
+// ---------------------------------------------------------------------------
+
+void Connection::CloseDatabase::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+void Connection::FinalizeStatement::operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
+
+Connection::Connection(sqlite3* db) : db_(db) {}
+Connection::~Connection() = default;
+
+absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::string& path,
+                                                             const ConnectionOptions& options) {
+  sqlite3* raw = nullptr;
+  // NOMUTEX: a connection is only ever used by one thread at a time (the
+  // Database hands it out under a mutex).
+  const int flags =
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  // sqlite3_open_v2 hands back a handle even on failure; own it at once.
+  std::unique_ptr<Connection> connection(new Connection(raw));
+  if (raw == nullptr) return absl::UnavailableError("sqlite: out of memory opening " + path);
+  if (rc != SQLITE_OK) return connection->Error(rc, Cat("open ", path));
+  sqlite3_extended_result_codes(raw, 1);
+  const auto timeout_ms = options.busy_timeout.count();
+  sqlite3_busy_timeout(raw, timeout_ms > INT_MAX ? INT_MAX : static_cast<int>(timeout_ms));
+  STACKBILL_RETURN_IF_ERROR(connection->Exec("PRAGMA foreign_keys = ON"));
+  STACKBILL_RETURN_IF_ERROR(connection->Exec(options.durability == SqliteOptions::Durability::kFull
+                                                 ? "PRAGMA synchronous = FULL"
+                                                 : "PRAGMA synchronous = NORMAL"));
+  if (options.query_only) STACKBILL_RETURN_IF_ERROR(connection->Exec("PRAGMA query_only = ON"));
+  return connection;
+}
+
+absl::StatusOr<Statement> Connection::Prepare(std::string_view sql) {
+  auto it = cache_.find(AbslView(sql));
+  if (it != cache_.end() && !it->second->in_use) {
+    it->second->in_use = true;
+    return Statement(this, it->second->stmt.get(), &it->second->in_use, /*owned=*/false);
+  }
+  const bool cache = it == cache_.end() && cache_.size() < kMaxCachedStatements;
+  sqlite3_stmt* raw = nullptr;
+  const int rc = sqlite3_prepare_v3(db_.get(), sql.data(), ToInt(sql.size()),
+                                    cache ? SQLITE_PREPARE_PERSISTENT : 0, &raw, nullptr);
+  std::unique_ptr<sqlite3_stmt, FinalizeStatement> stmt(raw);
+  if (rc != SQLITE_OK) {
+    return Error(rc, Cat("prepare \"", sql.substr(0, 80), "\""));
+  }
+  if (stmt == nullptr) return absl::InternalError("sqlite: empty statement");
+  if (!cache) return Statement(this, stmt.release(), nullptr, /*owned=*/true);
+  auto slot = std::make_unique<CachedStatement>();
+  slot->stmt = std::move(stmt);
+  slot->in_use = true;
+  CachedStatement* entry = slot.get();
+  cache_.emplace(std::string(sql), std::move(slot));
+  return Statement(this, entry->stmt.get(), &entry->in_use, /*owned=*/false);
+}
+
+absl::Status Connection::Exec(std::string_view sql) {
+  const std::string text(sql);
+  char* error = nullptr;
+  const int rc = sqlite3_exec(db_.get(), text.c_str(), nullptr, nullptr, &error);
+  std::unique_ptr<char, decltype(&sqlite3_free)> owned_error(error, &sqlite3_free);
+  if (rc != SQLITE_OK) return Error(rc, Cat("exec \"", sql.substr(0, 80), "\""));
+  return absl::OkStatus();
+}
+
+absl::Status Connection::Run(std::string_view sql, const std::vector<SqlValue>& values) {
+  STACKBILL_ASSIGN_OR_RETURN(Statement stmt, Prepare(sql));
+  stmt.BindValues(values);
+  return stmt.Run();
+}
+
+std::int64_t Connection::changes() const { return sqlite3_changes64(db_.get()); }
+
+std::int64_t Connection::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_.get()); }
+
+absl::Status Connection::Error(int rc, std::string_view what) const {
+  const char* detail = db_ != nullptr ? sqlite3_errmsg(db_.get()) : sqlite3_errstr(rc);
+  return MapResultCode(rc, Cat("sqlite: ", what, ": ", detail));
+}
+
+// ---------------------------------------------------------------------------
+
+namespace {
+
+bool IsMemory(const std::string& path) { return path == ":memory:"; }
+
+// Creates the database file with mode 0600 if it does not exist, so that
+// SQLite (which creates with 0644 and gives -wal/-shm the database's mode)
+// never makes a world-readable file.
+absl::Status CreatePrivateFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    const int error = errno;
+    return absl::Status(absl::ErrnoToStatusCode(error),
+                        Cat("sqlite: cannot create ", path, ": ", std::strerror(error)));
+  }
+  ::close(fd);
+  return absl::OkStatus();
+}
+
+absl::Status SetWal(Connection& connection) {
+  STACKBILL_ASSIGN_OR_RETURN(Statement stmt, connection.Prepare("PRAGMA journal_mode = WAL"));
+  STACKBILL_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  const std::string mode = row ? stmt.ReadText() : std::string();
+  if (mode != "wal") {
+    return absl::FailedPreconditionError(
+        Cat("sqlite: cannot switch to WAL mode (journal_mode is '", mode, "')"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Database>> Database::Open(const SqliteOptions& options) {
+  if (options.path.empty()) return absl::InvalidArgumentError("sqlite: empty database path");
+  const bool memory = IsMemory(options.path);
+  if (!memory && options.reader_connections < 1) {
+    return absl::InvalidArgumentError("sqlite: reader_connections must be at least 1");
+  }
+  if (options.busy_timeout.count() < 0) {
+    return absl::InvalidArgumentError("sqlite: busy_timeout must not be negative");
+  }
+  if (!memory) STACKBILL_RETURN_IF_ERROR(CreatePrivateFile(options.path));
+
+  ConnectionOptions writer_options;
+  writer_options.durability = options.durability;
+  writer_options.busy_timeout = options.busy_timeout;
+  STACKBILL_ASSIGN_OR_RETURN(std::unique_ptr<Connection> writer,
+                             Connection::Open(options.path, writer_options));
+  // journal_mode=WAL is persistent in the file; switching needs a lock that
+  // the busy timeout waits for.
+  if (!memory) STACKBILL_RETURN_IF_ERROR(SetWal(*writer));
+  STACKBILL_RETURN_IF_ERROR(Migrate(*writer, SchemaMigrations()));
+
+  std::unique_ptr<Database> database(new Database());
+  if (!memory) {
+    ConnectionOptions reader_options = writer_options;
+    reader_options.query_only = true;
+    for (int i = 0; i < options.reader_connections; ++i) {
+      STACKBILL_ASSIGN_OR_RETURN(std::unique_ptr<Connection> reader,
+                                 Connection::Open(options.path, reader_options));
+      database->readers_.push_back(std::move(reader));
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(database->writer_mu_);
+    database->writer_ = std::move(writer);
+  }
+  {
+    std::lock_guard<std::mutex> lock(database->pool_mu_);
+    for (auto& reader : database->readers_) database->idle_readers_.push_back(reader.get());
+  }
+  return database;
+}
+
+Database::~Database() = default;
+
+absl::Status Database::Write(absl::FunctionRef<absl::Status(Connection&)> body) {
+  std::lock_guard<std::mutex> lock(writer_mu_);
+  Connection& connection = *writer_;
+  // IMMEDIATE takes the write lock now (waiting up to the busy timeout for
+  // other processes), so the transaction can never fail later with
+  // SQLITE_BUSY on upgrading a read lock.
+  STACKBILL_RETURN_IF_ERROR(connection.Run("BEGIN IMMEDIATE"));
+  absl::Status status = body(connection);
+  if (status.ok()) {
+    status = connection.Run("COMMIT");
+    if (status.ok()) return status;
+  }
+  // The rollback's own failure (e.g. the transaction was already rolled back
+  // by SQLite after an I/O error) adds nothing to `status`.
+  (void)connection.Run("ROLLBACK");
+  return status;
+}
+
+absl::Status Database::Read(absl::FunctionRef<absl::Status(Connection&)> body) {
+  auto run = [&](Connection& connection) -> absl::Status {
+    STACKBILL_RETURN_IF_ERROR(connection.Run("BEGIN"));
+    absl::Status status = body(connection);
+    absl::Status end = connection.Run(status.ok() ? "COMMIT" : "ROLLBACK");
+    return status.ok() ? end : status;
+  };
+  if (readers_.empty()) {
+    std::lock_guard<std::mutex> lock(writer_mu_);
+    return run(*writer_);
+  }
+  Connection* reader = AcquireReader();
+  absl::Status status = run(*reader);
+  ReleaseReader(reader);
+  return status;
+}
+
+Connection* Database::AcquireReader() {
+  std::unique_lock<std::mutex> lock(pool_mu_);
+  reader_released_.wait(lock, [this] { return !idle_readers_.empty(); });
+  Connection* reader = idle_readers_.back();
+  idle_readers_.pop_back();
+  return reader;
+}
+
+void Database::ReleaseReader(Connection* reader) {
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    idle_readers_.push_back(reader);
+  }
+  reader_released_.notify_one();
+}
+
+absl::StatusOr<bool> RowExists(Connection& connection, std::string_view sql,
+                               const std::vector<SqlValue>& values) {
+  STACKBILL_ASSIGN_OR_RETURN(Statement stmt, connection.Prepare(sql));
+  stmt.BindValues(values);
+  return stmt.Step();
+}
+
+// ---------------------------------------------------------------------------
+
+absl::StatusOr<std::int64_t> ReadSchemaVersion(Connection& connection) {
+  STACKBILL_ASSIGN_OR_RETURN(
+      Statement exists,
+      connection.Prepare(
+          "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"));
+  STACKBILL_ASSIGN_OR_RETURN(bool has_table, exists.Step());
+  if (!has_table) return 0;
+  STACKBILL_ASSIGN_OR_RETURN(Statement stmt,
+                             connection.Prepare("SELECT max(version) FROM schema_version"));
+  STACKBILL_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  return row ? stmt.ReadInt() : 0;
+}
+
+absl::Status Migrate(Connection& connection, std::span<const std::string_view> migrations) {
+  STACKBILL_RETURN_IF_ERROR(connection.Exec("BEGIN IMMEDIATE"));
+  auto apply = [&]() -> absl::Status {
+    STACKBILL_RETURN_IF_ERROR(connection.Exec(
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL PRIMARY KEY)"));
+    STACKBILL_ASSIGN_OR_RETURN(std::int64_t version, ReadSchemaVersion(connection));
+    const auto known = static_cast<std::int64_t>(migrations.size());
+    if (version > known) {
+      return FailedPreconditionError(
+          "StoreSchemaTooNew",
+          Cat("sqlite: the database is at schema version ", version,
+              " but this binary knows versions up to ", known, "; use a newer stackbill"));
+    }
+    for (std::int64_t v = version; v < known; ++v) {
+      STACKBILL_RETURN_IF_ERROR(connection.Exec(migrations[static_cast<std::size_t>(v)]));
+      STACKBILL_RETURN_IF_ERROR(connection.Run("INSERT INTO schema_version (version) VALUES (?)",
+                                               std::vector<SqlValue>{v + 1}));
+    }
+    return absl::OkStatus();
+  };
+  absl::Status status = apply();
+  if (status.ok()) {
+    status = connection.Exec("COMMIT");
+    if (status.ok()) return status;
+  }
+  (void)connection.Exec("ROLLBACK");
+  return status;
+}
+
+}  // namespace stackbill::sqlite

@@ -1,0 +1,343 @@
+// The SQLite schema as an ordered list of migrations. Never edit a migration
+// that has shipped: append a new one. Column encodings are described in
+// sqlite_database.h; `*_s`/`*_ns` pairs are one Timestamp, a NULL `to_s`
+// marks the version in force.
+
+#include <array>
+#include <span>
+#include <string_view>
+
+#include "store/sqlite/sqlite_database.h"
+
+namespace stackbill::sqlite {
+namespace {
+
+constexpr std::string_view kVersion1 = R"sql(
+CREATE TABLE partners (
+  id               TEXT NOT NULL PRIMARY KEY,
+  name             TEXT NOT NULL,
+  kind             TEXT NOT NULL,
+  billing_currency TEXT NOT NULL
+);
+
+CREATE TABLE partner_parent_links (
+  partner_id        TEXT NOT NULL REFERENCES partners (id),
+  parent_partner_id TEXT REFERENCES partners (id),
+  from_s INTEGER NOT NULL, from_ns INTEGER NOT NULL,
+  to_s   INTEGER,          to_ns   INTEGER,
+  PRIMARY KEY (partner_id, from_s, from_ns)
+);
+
+CREATE TABLE directories (
+  id               BLOB NOT NULL PRIMARY KEY,
+  display_name     TEXT NOT NULL,
+  owner_partner_id TEXT REFERENCES partners (id)
+);
+
+-- domain_key is the lower-cased domain: unique across directories.
+CREATE TABLE directory_domains (
+  domain_key   TEXT NOT NULL PRIMARY KEY,
+  domain       TEXT NOT NULL,
+  directory_id BLOB NOT NULL REFERENCES directories (id),
+  position     INTEGER NOT NULL
+);
+CREATE INDEX directory_domains_by_directory ON directory_domains (directory_id, position);
+
+CREATE TABLE principals (
+  object_id    BLOB NOT NULL PRIMARY KEY,
+  directory_id BLOB NOT NULL REFERENCES directories (id),
+  name         TEXT NOT NULL,
+  name_key     TEXT NOT NULL,
+  kind         TEXT NOT NULL,
+  UNIQUE (directory_id, name_key)
+);
+
+-- Bearer tokens: only the hash of the secret is stored.
+CREATE TABLE tokens (
+  id           TEXT NOT NULL PRIMARY KEY,
+  principal_id BLOB NOT NULL REFERENCES principals (object_id),
+  hash         BLOB NOT NULL UNIQUE,
+  created_s INTEGER NOT NULL, created_ns INTEGER NOT NULL,
+  expires_s INTEGER NOT NULL, expires_ns INTEGER NOT NULL,
+  revoked_s INTEGER,          revoked_ns INTEGER
+);
+CREATE INDEX tokens_by_principal ON tokens (principal_id);
+
+CREATE TABLE role_assignments (
+  id           TEXT NOT NULL PRIMARY KEY,
+  principal_id BLOB NOT NULL REFERENCES principals (object_id),
+  role         TEXT NOT NULL,
+  scope        TEXT NOT NULL
+);
+CREATE INDEX role_assignments_by_principal ON role_assignments (principal_id);
+
+CREATE TABLE subscriptions (
+  id               BLOB NOT NULL PRIMARY KEY,
+  offer_type       TEXT NOT NULL,
+  directory_id     BLOB NOT NULL REFERENCES directories (id),
+  partner_id       TEXT REFERENCES partners (id),
+  billing_currency TEXT,
+  display_name     TEXT NOT NULL,
+  state            TEXT NOT NULL
+);
+CREATE INDEX subscriptions_by_partner ON subscriptions (partner_id);
+CREATE INDEX subscriptions_by_directory ON subscriptions (directory_id);
+
+CREATE TABLE subscription_owners (
+  subscription_id BLOB NOT NULL REFERENCES subscriptions (id),
+  partner_id      TEXT REFERENCES partners (id),
+  from_s INTEGER NOT NULL, from_ns INTEGER NOT NULL,
+  to_s   INTEGER,          to_ns   INTEGER,
+  PRIMARY KEY (subscription_id, from_s, from_ns)
+);
+
+CREATE TABLE stacks (
+  cloud_id                BLOB NOT NULL PRIMARY KEY,
+  deployment_directory_id BLOB NOT NULL,
+  billing_model           TEXT NOT NULL,
+  usage_reporting_enabled INTEGER NOT NULL,
+  multi_tenant            INTEGER NOT NULL
+);
+
+CREATE TABLE billing_model_approvals (
+  cloud_id         BLOB NOT NULL PRIMARY KEY,
+  billing_model    TEXT NOT NULL,
+  agreement_number TEXT,
+  ms_asset_tag     TEXT
+);
+
+-- A registration is keyed by its default subscription and the lower-cased
+-- resource group and name (ARM compares them case-insensitively).
+CREATE TABLE registrations (
+  subscription_id         BLOB NOT NULL REFERENCES subscriptions (id),
+  resource_group_key      TEXT NOT NULL,
+  name_key                TEXT NOT NULL,
+  resource_group          TEXT NOT NULL,
+  name                    TEXT NOT NULL,
+  cloud_id                BLOB NOT NULL REFERENCES stacks (cloud_id),
+  object_id               BLOB NOT NULL,
+  billing_model           TEXT NOT NULL,
+  multi_tenant            INTEGER NOT NULL,
+  usage_reporting_enabled INTEGER NOT NULL,
+  agreement_number        TEXT,
+  ms_asset_tag            TEXT,
+  tags                    TEXT NOT NULL,
+  from_s INTEGER NOT NULL, from_ns INTEGER NOT NULL,
+  to_s   INTEGER,          to_ns   INTEGER,
+  PRIMARY KEY (subscription_id, resource_group_key, name_key, from_s, from_ns)
+);
+CREATE UNIQUE INDEX registrations_live_by_name
+  ON registrations (subscription_id, resource_group_key, name_key) WHERE to_s IS NULL;
+-- R3: the live registration of a cloudId is its claim; there is at most one.
+CREATE UNIQUE INDEX registrations_live_by_cloud ON registrations (cloud_id) WHERE to_s IS NULL;
+CREATE INDEX registrations_by_cloud ON registrations (cloud_id, from_s, from_ns);
+
+CREATE TABLE customer_subscriptions (
+  subscription_id          BLOB NOT NULL,
+  resource_group_key       TEXT NOT NULL,
+  name_key                 TEXT NOT NULL,
+  resource_group           TEXT NOT NULL,
+  name                     TEXT NOT NULL,
+  customer_subscription_id BLOB NOT NULL REFERENCES subscriptions (id),
+  tenant_id                BLOB NOT NULL,
+  cloud_id                 BLOB NOT NULL,
+  from_s INTEGER NOT NULL, from_ns INTEGER NOT NULL,
+  to_s   INTEGER,          to_ns   INTEGER,
+  PRIMARY KEY (subscription_id, resource_group_key, name_key, customer_subscription_id,
+               from_s, from_ns)
+);
+CREATE INDEX customer_subscriptions_by_tenant
+  ON customer_subscriptions (subscription_id, resource_group_key, name_key, tenant_id);
+
+CREATE TABLE stack_subscribers (
+  cloud_id              BLOB NOT NULL REFERENCES stacks (cloud_id),
+  local_subscription_id BLOB NOT NULL,
+  tenant_id             BLOB NOT NULL,
+  from_s INTEGER NOT NULL, from_ns INTEGER NOT NULL,
+  to_s   INTEGER,          to_ns   INTEGER,
+  PRIMARY KEY (cloud_id, local_subscription_id, from_s, from_ns)
+);
+
+CREATE TABLE activation_keys (
+  hash      BLOB NOT NULL PRIMARY KEY,
+  cloud_id  BLOB NOT NULL REFERENCES stacks (cloud_id),
+  created_s INTEGER NOT NULL, created_ns INTEGER NOT NULL,
+  expires_s INTEGER,          expires_ns INTEGER
+);
+CREATE INDEX activation_keys_by_cloud ON activation_keys (cloud_id);
+
+CREATE TABLE meters (
+  meter_id          BLOB NOT NULL PRIMARY KEY,
+  name              TEXT NOT NULL,
+  category          TEXT NOT NULL,
+  unit              TEXT NOT NULL,
+  commerce_meter_id BLOB,
+  custom            INTEGER NOT NULL
+);
+
+-- Accepted usage. UNIQUE (cloud_id, identity) is the dedupe key of R11: an
+-- INSERT … ON CONFLICT DO NOTHING either stores a record or proves it a
+-- duplicate, atomically, whoever else writes the same identity. quantity is
+-- canonical decimal text and is never summed in SQL (R14).
+CREATE TABLE usage_records (
+  seq                     INTEGER PRIMARY KEY,
+  cloud_id                BLOB NOT NULL,
+  identity                BLOB NOT NULL,
+  content_hash            BLOB NOT NULL,
+  record_id               TEXT NOT NULL,
+  tenant_id               BLOB NOT NULL,
+  local_subscription_id   BLOB NOT NULL,
+  meter_id                BLOB NOT NULL,
+  quantity                TEXT NOT NULL,
+  usage_start_s INTEGER NOT NULL, usage_start_ns INTEGER NOT NULL,
+  usage_end_s   INTEGER NOT NULL, usage_end_ns   INTEGER NOT NULL,
+  resource_uri            TEXT NOT NULL,
+  instance_data           TEXT NOT NULL,
+  billed_subscription_id  BLOB NOT NULL,
+  bill_to_kind            TEXT NOT NULL,
+  bill_to_partner_id      TEXT NOT NULL,
+  bill_to_subscription_id BLOB NOT NULL,
+  routing_reason          TEXT NOT NULL,
+  reported_s INTEGER NOT NULL, reported_ns INTEGER NOT NULL,
+  UNIQUE (cloud_id, identity)
+);
+CREATE INDEX usage_by_billed_subscription
+  ON usage_records (billed_subscription_id, usage_start_s, usage_start_ns);
+CREATE INDEX usage_by_reported ON usage_records (reported_s, reported_ns);
+
+CREATE TABLE quarantine (
+  id          INTEGER PRIMARY KEY,
+  cloud_id    BLOB NOT NULL,
+  received_s  INTEGER NOT NULL, received_ns INTEGER NOT NULL,
+  code        TEXT NOT NULL,
+  message     TEXT NOT NULL,
+  raw_text    BLOB NOT NULL,
+  record_id   TEXT NOT NULL,
+  replayed_s  INTEGER,          replayed_ns INTEGER
+);
+CREATE INDEX quarantine_by_cloud ON quarantine (cloud_id, id);
+CREATE INDEX quarantine_pending_by_cloud ON quarantine (cloud_id) WHERE replayed_s IS NULL;
+
+-- Price sheet versions; owner_id is an offer-type code or a partner id
+-- (partner_id repeats the latter so that it references partners).
+CREATE TABLE price_sheets (
+  sheet_id     INTEGER PRIMARY KEY,
+  owner_kind   TEXT NOT NULL,
+  owner_id     TEXT NOT NULL,
+  partner_id   TEXT REFERENCES partners (id),
+  currency     TEXT NOT NULL,
+  effective_s  INTEGER NOT NULL, effective_ns INTEGER NOT NULL,
+  locked_s     INTEGER,          locked_ns    INTEGER,
+  UNIQUE (owner_kind, owner_id, currency, effective_s, effective_ns)
+);
+
+CREATE TABLE price_sheet_meters (
+  sheet_id          INTEGER NOT NULL REFERENCES price_sheets (sheet_id),
+  meter_id          BLOB NOT NULL,
+  rates             TEXT NOT NULL,
+  included_quantity TEXT NOT NULL,
+  PRIMARY KEY (sheet_id, meter_id)
+);
+
+CREATE TRIGGER price_sheet_meters_locked_insert BEFORE INSERT ON price_sheet_meters
+  WHEN (SELECT locked_s FROM price_sheets WHERE sheet_id = NEW.sheet_id) IS NOT NULL
+  BEGIN SELECT RAISE(ABORT, 'price sheet is locked'); END;
+CREATE TRIGGER price_sheet_meters_locked_delete BEFORE DELETE ON price_sheet_meters
+  WHEN (SELECT locked_s FROM price_sheets WHERE sheet_id = OLD.sheet_id) IS NOT NULL
+  BEGIN SELECT RAISE(ABORT, 'price sheet is locked'); END;
+CREATE TRIGGER price_sheet_meters_locked_update BEFORE UPDATE ON price_sheet_meters
+  WHEN (SELECT locked_s FROM price_sheets WHERE sheet_id = OLD.sheet_id) IS NOT NULL
+  BEGIN SELECT RAISE(ABORT, 'price sheet is locked'); END;
+
+-- A row exists once a period is closed.
+CREATE TABLE billing_periods (
+  year     INTEGER NOT NULL,
+  month    INTEGER NOT NULL,
+  closed_s INTEGER NOT NULL, closed_ns INTEGER NOT NULL,
+  PRIMARY KEY (year, month)
+);
+
+-- The last invoice sequence number issued per year of issue.
+CREATE TABLE invoice_sequences (
+  year          INTEGER NOT NULL PRIMARY KEY,
+  last_sequence INTEGER NOT NULL
+);
+
+CREATE TABLE invoices (
+  id                      BLOB NOT NULL PRIMARY KEY,
+  number                  TEXT NOT NULL UNIQUE,
+  issue_year              INTEGER NOT NULL,
+  sequence                INTEGER NOT NULL,
+  period_year             INTEGER NOT NULL,
+  period_month            INTEGER NOT NULL,
+  bill_to_kind            TEXT NOT NULL,
+  bill_to_partner_id      TEXT NOT NULL,
+  bill_to_subscription_id BLOB NOT NULL,
+  currency                TEXT NOT NULL,
+  issued_s INTEGER NOT NULL, issued_ns INTEGER NOT NULL,
+  total                   TEXT NOT NULL,
+  UNIQUE (issue_year, sequence)
+);
+CREATE INDEX invoices_by_period ON invoices (period_year, period_month);
+
+CREATE TABLE invoice_lines (
+  invoice_id            BLOB NOT NULL REFERENCES invoices (id),
+  line_no               INTEGER NOT NULL,
+  subscription_id       BLOB NOT NULL,
+  subscription_name     TEXT NOT NULL,
+  customer_directory_id BLOB,
+  customer_name         TEXT NOT NULL,
+  tenant_id             BLOB,
+  reseller_partner_id   TEXT,
+  reseller_name         TEXT NOT NULL,
+  meter_id              BLOB,
+  meter_name            TEXT NOT NULL,
+  unit                  TEXT NOT NULL,
+  quantity              TEXT NOT NULL,
+  included_quantity     TEXT NOT NULL,
+  tiers                 TEXT NOT NULL,
+  amount                TEXT NOT NULL,
+  late_year             INTEGER,
+  late_month            INTEGER,
+  zero_rated            INTEGER NOT NULL,
+  unpriced              INTEGER NOT NULL,
+  adjustment            INTEGER NOT NULL,
+  description           TEXT NOT NULL,
+  PRIMARY KEY (invoice_id, line_no)
+);
+
+CREATE TRIGGER invoices_immutable_update BEFORE UPDATE ON invoices
+  BEGIN SELECT RAISE(ABORT, 'invoices are immutable'); END;
+CREATE TRIGGER invoices_immutable_delete BEFORE DELETE ON invoices
+  BEGIN SELECT RAISE(ABORT, 'invoices are immutable'); END;
+CREATE TRIGGER invoice_lines_immutable_update BEFORE UPDATE ON invoice_lines
+  BEGIN SELECT RAISE(ABORT, 'invoices are immutable'); END;
+CREATE TRIGGER invoice_lines_immutable_delete BEFORE DELETE ON invoice_lines
+  BEGIN SELECT RAISE(ABORT, 'invoices are immutable'); END;
+
+CREATE TABLE audit_log (
+  id                 INTEGER PRIMARY KEY,
+  at_s INTEGER NOT NULL, at_ns INTEGER NOT NULL,
+  actor_principal_id BLOB NOT NULL,
+  actor_directory_id BLOB NOT NULL,
+  action             TEXT NOT NULL,
+  resource           TEXT NOT NULL,
+  partner_id         TEXT,
+  before_json        TEXT NOT NULL,
+  after_json         TEXT NOT NULL
+);
+CREATE INDEX audit_log_by_partner ON audit_log (partner_id, id);
+
+CREATE TRIGGER audit_log_append_only_update BEFORE UPDATE ON audit_log
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_log_append_only_delete BEFORE DELETE ON audit_log
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+)sql";
+
+constexpr std::array<std::string_view, 1> kMigrations = {kVersion1};
+
+}  // namespace
+
+std::span<const std::string_view> SchemaMigrations() { return kMigrations; }
+
+}  // namespace stackbill::sqlite

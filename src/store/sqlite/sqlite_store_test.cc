@@ -1,0 +1,232 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "gtest/gtest.h"
+#include "store/sqlite/sqlite_database.h"
+#include "store/testing/store_contract.h"
+
+namespace stackbill {
+namespace {
+
+using store_testing::StoreBackend;
+using store_testing::StoreBackendName;
+using store_testing::StoreContract;
+
+// A fresh directory for this test process, removed when it ends.
+class TempDirectory : public ::testing::Environment {
+ public:
+  static const std::string& Path() { return path_; }
+
+  void SetUp() override {
+    std::string pattern = (std::filesystem::temp_directory_path() / "stackbill-store-XXXXXX");
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    path_ = pattern;
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+
+ private:
+  static inline std::string path_;
+};
+
+const auto* const kTempDirectory = ::testing::AddGlobalTestEnvironment(new TempDirectory);
+
+std::string NewDatabasePath() {
+  static std::atomic<int> counter{0};
+  return TempDirectory::Path() + "/store-" + std::to_string(counter++) + ".db";
+}
+
+absl::StatusOr<std::unique_ptr<Store>> OpenAt(const std::string& path) {
+  SqliteOptions options;
+  options.path = path;
+  options.reader_connections = 2;
+  // Generous: under ThreadSanitizer several processes contend for the lock.
+  options.busy_timeout = std::chrono::milliseconds(60000);
+  return OpenSqliteStore(options);
+}
+
+StoreBackend SqliteBackend() {
+  StoreBackend backend;
+  backend.name = "Sqlite";
+  backend.new_database = []() -> absl::StatusOr<std::string> { return NewDatabasePath(); };
+  backend.open = OpenAt;
+  return backend;
+}
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreContract, ::testing::Values(SqliteBackend()),
+                         StoreBackendName);
+
+// ---------------------------------------------------------------------------
+// SQLite-specific behaviour, checked by looking into the file directly.
+
+struct CloseSqlite {
+  void operator()(sqlite3* db) const { sqlite3_close(db); }
+};
+using RawDb = std::unique_ptr<sqlite3, CloseSqlite>;
+
+RawDb OpenRaw(const std::string& path) {
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open(path.c_str(), &db);
+  RawDb owned(db);
+  EXPECT_EQ(rc, SQLITE_OK);
+  return owned;
+}
+
+// The first column of the first row of `sql`, as text.
+std::string QueryText(sqlite3* db, const std::string& sql) {
+  sqlite3_stmt* raw = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &raw, nullptr), SQLITE_OK) << sql;
+  std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)> stmt(raw, &sqlite3_finalize);
+  if (stmt == nullptr || sqlite3_step(stmt.get()) != SQLITE_ROW) return "";
+  const auto* text = sqlite3_column_text(stmt.get(), 0);
+  return text == nullptr ? "" : reinterpret_cast<const char*>(text);
+}
+
+AuditEntry Action(std::string action) {
+  AuditEntry entry;
+  entry.action = std::move(action);
+  return entry;
+}
+
+int Exec(sqlite3* db, const std::string& sql) {
+  return sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+}
+
+TEST(SqliteStoreTest, NewDatabaseIsAtTheCurrentSchemaVersion) {
+  const std::string path = NewDatabasePath();
+  ASSERT_TRUE(OpenAt(path).ok());
+  RawDb db = OpenRaw(path);
+  EXPECT_EQ(QueryText(db.get(), "SELECT max(version) FROM schema_version"),
+            std::to_string(SqliteSchemaVersion()));
+  // Reopening applies nothing again.
+  ASSERT_TRUE(OpenAt(path).ok());
+  EXPECT_EQ(QueryText(db.get(), "SELECT count(*) FROM schema_version"),
+            std::to_string(SqliteSchemaVersion()));
+}
+
+TEST(SqliteStoreTest, MigrationsApplyOnlyThoseNotYetApplied) {
+  const std::string path = NewDatabasePath();
+  auto connection = sqlite::Connection::Open(path, {});
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  // Re-running the first migration would fail: the table exists.
+  const std::vector<std::string_view> v1 = {"CREATE TABLE a (x INTEGER)"};
+  const std::vector<std::string_view> v2 = {"CREATE TABLE a (x INTEGER)",
+                                            "CREATE TABLE b (y INTEGER)"};
+  ASSERT_TRUE(sqlite::Migrate(**connection, v1).ok());
+  EXPECT_EQ(*sqlite::ReadSchemaVersion(**connection), 1);
+  absl::Status upgraded = sqlite::Migrate(**connection, v2);
+  ASSERT_TRUE(upgraded.ok()) << upgraded;
+  EXPECT_EQ(*sqlite::ReadSchemaVersion(**connection), 2);
+}
+
+TEST(SqliteStoreTest, FailedMigrationChangesNothing) {
+  const std::string path = NewDatabasePath();
+  auto connection = sqlite::Connection::Open(path, {});
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  const std::vector<std::string_view> broken = {"CREATE TABLE a (x INTEGER)", "NOT SQL AT ALL"};
+  EXPECT_FALSE(sqlite::Migrate(**connection, broken).ok());
+  EXPECT_EQ(*sqlite::ReadSchemaVersion(**connection), 0);
+  RawDb db = OpenRaw(path);
+  EXPECT_EQ(QueryText(db.get(), "SELECT count(*) FROM sqlite_master WHERE name = 'a'"), "0");
+}
+
+TEST(SqliteStoreTest, RefusesADatabaseWrittenByANewerBinary) {
+  const std::string path = NewDatabasePath();
+  ASSERT_TRUE(OpenAt(path).ok());
+  {
+    RawDb db = OpenRaw(path);
+    ASSERT_EQ(Exec(db.get(), "INSERT INTO schema_version (version) VALUES (" +
+                                 std::to_string(SqliteSchemaVersion() + 1) + ")"),
+              SQLITE_OK);
+  }
+  auto store = OpenAt(path);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ErrorCode(store.status()), "StoreSchemaTooNew");
+}
+
+TEST(SqliteStoreTest, CreatesItsFilesWithMode0600) {
+  const std::string path = NewDatabasePath();
+  const mode_t old_umask = umask(0);  // SQLite would otherwise create 0644 files
+  auto store = OpenAt(path);
+  umask(old_umask);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->audit().Append(Action("x")).ok());
+  for (const std::string& file : {path, path + "-wal", path + "-shm"}) {
+    struct stat info {};
+    ASSERT_EQ(stat(file.c_str(), &info), 0) << file;
+    EXPECT_EQ(info.st_mode & 0777, 0600u) << file;
+  }
+}
+
+TEST(SqliteStoreTest, UsesWriteAheadLogging) {
+  const std::string path = NewDatabasePath();
+  ASSERT_TRUE(OpenAt(path).ok());
+  RawDb db = OpenRaw(path);
+  EXPECT_EQ(QueryText(db.get(), "PRAGMA journal_mode"), "wal");
+}
+
+TEST(SqliteStoreTest, FullDurabilityStoresAndReadsBack) {
+  SqliteOptions options;
+  options.path = NewDatabasePath();
+  options.durability = SqliteOptions::Durability::kFull;
+  auto store = OpenSqliteStore(options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->audit().Append(Action("x")).ok());
+  auto listed = (*store)->audit().ListAudit({}, PageRequest{});
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->items.size(), 1u);
+}
+
+TEST(SqliteStoreTest, InMemoryStoreWorksOnOneConnection) {
+  auto store = OpenSqliteStore({.path = ":memory:"});
+  ASSERT_TRUE(store.ok()) << store.status();
+  Directory directory{Guid(), "Memory", {"memory.example.com"}, std::nullopt};
+  ASSERT_TRUE((*store)->identity().CreateDirectory(directory).ok());
+  auto read = (*store)->identity().GetDirectory(Guid());
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(*read, directory);
+}
+
+TEST(SqliteStoreTest, AuditLogAndInvoicesCannotBeChangedInTheFile) {
+  const std::string path = NewDatabasePath();
+  auto store = OpenAt(path);
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->audit().Append(Action("x")).ok());
+  RawDb db = OpenRaw(path);
+  EXPECT_EQ(Exec(db.get(), "UPDATE audit_log SET action = 'y'"), SQLITE_CONSTRAINT);
+  EXPECT_EQ(Exec(db.get(), "DELETE FROM audit_log"), SQLITE_CONSTRAINT);
+  EXPECT_EQ(QueryText(db.get(), "SELECT action FROM audit_log"), "x");
+}
+
+TEST(SqliteStoreTest, FileThatIsNotADatabaseIsDataLoss) {
+  const std::string path = NewDatabasePath();
+  {
+    std::ofstream out(path);
+    out << std::string(4096, 'x');
+  }
+  auto store = OpenAt(path);
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss) << store.status();
+}
+
+TEST(SqliteStoreTest, BadOptionsAreInvalidArgument) {
+  EXPECT_EQ(OpenSqliteStore({}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(OpenSqliteStore({.path = NewDatabasePath(), .reader_connections = 0}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(OpenSqliteStore({.path = TempDirectory::Path() + "/missing/dir/x.db"}).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace stackbill

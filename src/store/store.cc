@@ -1,0 +1,47 @@
+#include "store/store.h"
+
+#include "absl/strings/str_format.h"
+
+namespace stackbill {
+
+bool TokenRecord::IsActiveAt(Timestamp now) const {
+  if (revoked_at && *revoked_at <= now) return false;
+  return now < expires_at;
+}
+
+std::string_view ToString(UsageOutcome outcome) {
+  switch (outcome) {
+    case UsageOutcome::kAccepted:
+      return "Accepted";
+    case UsageOutcome::kDuplicate:
+      return "Duplicate";
+    case UsageOutcome::kConflictingDuplicate:
+      return "ConflictingDuplicate";
+  }
+  return "Unknown";
+}
+
+PriceSheetOwner PriceSheetOwner::Offer(OfferType offer) {
+  PriceSheetOwner owner;
+  owner.kind = Kind::kOffer;
+  owner.offer_type = offer;
+  return owner;
+}
+
+PriceSheetOwner PriceSheetOwner::Partner(PartnerId partner) {
+  PriceSheetOwner owner;
+  owner.kind = Kind::kPartner;
+  owner.partner_id = std::move(partner);
+  return owner;
+}
+
+std::string PriceSheetOwner::ToString() const {
+  return kind == Kind::kOffer ? "offer:" + std::string(stackbill::ToString(offer_type))
+                              : "partner:" + partner_id;
+}
+
+std::string FormatInvoiceNumber(int year, std::int64_t sequence) {
+  return absl::StrFormat("SB-%04d-%06d", year, sequence);
+}
+
+}  // namespace stackbill
