@@ -1,0 +1,14 @@
+#pragma once
+
+// Subcommands of the `stackbill` binary. Each Register* adds one subcommand to
+// the CLI11 app; the callback runs it and sets `exit_code`.
+
+#include <CLI/CLI.hpp>
+
+namespace stackbill {
+
+void RegisterVersionCommand(CLI::App& app, int& exit_code);
+void RegisterInitCommand(CLI::App& app, int& exit_code);
+void RegisterMetersCommand(CLI::App& app, int& exit_code);
+
+}  // namespace stackbill

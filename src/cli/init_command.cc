@@ -1,0 +1,66 @@
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "cli/store_options.h"
+#include "core/error.h"
+#include "services/bootstrap.h"
+
+namespace stackbill {
+
+void RegisterInitCommand(CLI::App& app, int& exit_code) {
+  struct Args {
+    std::string db;
+    BootstrapOptions bootstrap;
+  };
+  auto args = std::make_shared<Args>();  // shared with the callback, which outlives this frame
+  auto* command = app.add_subcommand(
+      "init",
+      "Create a new store and its first PlatformAdmin, and print that principal's token once");
+  command->add_option("--db", args->db, "SQLite database file to create")->required();
+  command
+      ->add_option("--admin-name", args->bootstrap.admin_name,
+                   "User principal name of the first PlatformAdmin")
+      ->capture_default_str();
+  command
+      ->add_option("--directory-domain", args->bootstrap.directory_domain,
+                   "Domain of the platform's own directory")
+      ->capture_default_str();
+  command
+      ->add_option("--token-hours", args->bootstrap.token_hours,
+                   "Lifetime of the printed token, in hours")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  command->callback([args, &exit_code] {
+    if (std::filesystem::exists(args->db)) {
+      spdlog::error("init: {} already exists; init only creates a new store", args->db);
+      exit_code = 1;
+      return;
+    }
+    auto store = OpenStore(args->db);
+    if (!store.ok()) {
+      spdlog::error("init: cannot create {}: {}", args->db, Message(store.status()));
+      exit_code = 1;
+      return;
+    }
+    auto result = Bootstrap(**store, args->bootstrap, WallClockNow());
+    if (!result.ok()) {
+      spdlog::error("init: {}", Message(result.status()));
+      exit_code = 1;
+      return;
+    }
+    for (const auto& line : result->skipped_meters) spdlog::info("meter catalogue: {}", line);
+    spdlog::info("created {} with {} meters", args->db, result->meters_loaded);
+    std::cout << "PlatformAdmin: " << result->admin.name << " ("
+              << result->admin.object_id.ToString() << ")\n"
+              << "token id:      " << result->token_id << "\n"
+              << "expires:       " << result->token_expires_at.ToString() << "\n"
+              << "token:         " << result->token << "\n"
+              << "This token is shown once; stackbill keeps only its hash.\n";
+    exit_code = 0;
+  });
+}
+
+}  // namespace stackbill
