@@ -2,12 +2,14 @@
 
 #include "core/error.h"
 #include "core/testing/history_builder.h"
+#include "core/testing/status_matchers.h"
 #include "gtest/gtest.h"
 
 namespace stackbill {
 namespace {
 
 using testing::CallerWithRole;
+using testing::ExpectError;
 using testing::HistoryBuilder;
 using testing::Nov;
 using testing::OwnerOf;
@@ -22,10 +24,6 @@ using namespace testing::world;
 
 const Timestamp kNow = Nov(20);
 
-void ExpectError(const absl::Status& status, absl::StatusCode code, std::string_view error_code) {
-  EXPECT_EQ(status.code(), code) << status;
-  EXPECT_EQ(ErrorCode(status), error_code) << status;
-}
 
 RoleAssignment Grant(Role role, std::string scope) {
   RoleAssignment a;

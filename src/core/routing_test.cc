@@ -7,11 +7,13 @@
 #include "core/error.h"
 #include "core/rules.h"
 #include "core/testing/history_builder.h"
+#include "core/testing/status_matchers.h"
 #include "gtest/gtest.h"
 
 namespace stackbill {
 namespace {
 
+using testing::ExpectError;
 using testing::HistoryBuilder;
 using testing::Nov;
 using testing::PlatformAdmin;
@@ -62,10 +64,6 @@ void PutCustomer(History& history, Guid customer, Guid tenant, Timestamp from) {
   Apply(history, PlanCustomerSubscriptionPut(view, requested));
 }
 
-void ExpectError(const absl::Status& status, absl::StatusCode code, std::string_view error_code) {
-  EXPECT_EQ(status.code(), code) << status;
-  EXPECT_EQ(ErrorCode(status), error_code) << status;
-}
 
 TEST(RoutingTest, R7_RegisteredTenantGoesToItsCustomerSubscription) {
   History h =

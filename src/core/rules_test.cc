@@ -6,12 +6,14 @@
 #include "core/access.h"
 #include "core/error.h"
 #include "core/testing/history_builder.h"
+#include "core/testing/status_matchers.h"
 #include "gtest/gtest.h"
 
 namespace stackbill {
 namespace {
 
 using testing::CallerWithRole;
+using testing::ExpectError;
 using testing::HistoryBuilder;
 using testing::Nov;
 using testing::OwnerOf;
@@ -26,10 +28,6 @@ using namespace testing::world;
 
 const Timestamp kNow = Nov(20);
 
-void ExpectError(const absl::Status& status, absl::StatusCode code, std::string_view error_code) {
-  EXPECT_EQ(status.code(), code) << status;
-  EXPECT_EQ(ErrorCode(status), error_code) << status;
-}
 
 bool MessageContains(const absl::Status& status, std::string_view text) {
   return std::string(status.message()).find(text) != std::string::npos;
