@@ -228,12 +228,19 @@ absl::Status CheckCanGrant(const Caller& caller, const HistoryView& view,
     case Scope::Kind::kPartner:
       if (IsPartnerAdminOverPartner(caller, view, scope->partner_id, now)) return absl::OkStatus();
       break;
-    case Scope::Kind::kSubscription:
+    case Scope::Kind::kSubscription: {
       if (IsPartnerAdminOverSubscription(caller, view, scope->subscription_id, now) ||
           IsOwnerOf(caller, scope->subscription_id)) {
         return absl::OkStatus();
       }
+      // Another partner's subscription (or none) is 404, so that a refused
+      // grant does not tell whether it exists (SPEC §6); one the caller can
+      // read but not administer is 403.
+      absl::Status visible =
+          CheckSubscriptionAccess(caller, view, scope->subscription_id, AccessKind::kRead, now);
+      if (visible.code() == absl::StatusCode::kNotFound) return visible;
       break;
+    }
   }
   return AuthorizationFailed(what);
 }

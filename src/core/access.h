@@ -140,7 +140,9 @@ absl::Status CheckInvoiceAccess(const Caller& caller, const HistoryView& view,
 //    (a partner at or below its own, a subscription it is PartnerAdmin over);
 //  - an Owner grants Owner/Reader on its own subscription (ARM's Owner);
 //  - nobody else grants anything.
-// PermissionDenied / "AuthorizationFailed" for every refusal above.
+// PermissionDenied / "AuthorizationFailed" for every refusal above, except a
+// subscription scope the caller cannot even read (another partner's, or
+// none): NotFound / "SubscriptionNotFound", so existence does not leak.
 absl::Status CheckCanGrant(const Caller& caller, const HistoryView& view,
                            const RoleAssignment& assignment, Timestamp now);
 

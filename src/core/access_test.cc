@@ -24,7 +24,6 @@ using namespace testing::world;
 
 const Timestamp kNow = Nov(20);
 
-
 RoleAssignment Grant(Role role, std::string scope) {
   RoleAssignment a;
   a.id = "ra-new";
@@ -155,17 +154,18 @@ TEST_F(AccessTest, PartnerAdminGrantsOnlyInsideItsOwnChain) {
   EXPECT_TRUE(CheckCanGrant(reseller_admin_, view_,
                             Grant(Role::kReader, "/subscriptions/" + kCspB.ToString()), kNow)
                   .ok());
-  // Upwards, sideways and outside: refused.
+  // Upwards, sideways and outside: refused; a subscription outside the
+  // caller's chain is another partner's resource, so it is 404 (SPEC §6).
   ExpectError(
       CheckCanGrant(reseller_admin_, view_, Grant(Role::kPartnerAdmin, "/partners/contoso"), kNow),
       absl::StatusCode::kPermissionDenied, "AuthorizationFailed");
   ExpectError(CheckCanGrant(provider_admin_, view_,
                             Grant(Role::kOwner, "/subscriptions/" + kCspS.ToString()), kNow),
-              absl::StatusCode::kPermissionDenied, "AuthorizationFailed");
+              absl::StatusCode::kNotFound, "SubscriptionNotFound");
   ExpectError(
       CheckCanGrant(reseller_admin_, view_,
                     Grant(Role::kOwner, "/subscriptions/" + kProviderApss.ToString()), kNow),
-      absl::StatusCode::kPermissionDenied, "AuthorizationFailed");
+      absl::StatusCode::kNotFound, "SubscriptionNotFound");
 }
 
 TEST_F(AccessTest, OwnerGrantsOwnerOrReaderOnItsOwnSubscriptionOnly) {
@@ -175,7 +175,8 @@ TEST_F(AccessTest, OwnerGrantsOwnerOrReaderOnItsOwnSubscriptionOnly) {
           .ok());
   ExpectError(
       CheckCanGrant(owner, view_, Grant(Role::kOwner, "/subscriptions/" + kCspA.ToString()), kNow),
-      absl::StatusCode::kPermissionDenied, "AuthorizationFailed");
+      absl::StatusCode::kNotFound, "SubscriptionNotFound");
+  // A Reader sees the subscription, so it is told it lacks the role.
   ExpectError(CheckCanGrant(ReaderOf(kPayg, kPaygDir), view_,
                             Grant(Role::kReader, "/subscriptions/" + kPayg.ToString()), kNow),
               absl::StatusCode::kPermissionDenied, "AuthorizationFailed");
