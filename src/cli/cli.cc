@@ -24,6 +24,11 @@ int RunCli(int argc, char** argv) {
   RegisterVersionCommand(app, exit_code);
   RegisterInitCommand(app, exit_code);
   RegisterMetersCommand(app, exit_code);
+  RegisterServeCommand(app, exit_code);
+  RegisterDevCertCommand(app, exit_code);
+  RegisterLoginCommand(app, exit_code);
+  RegisterApiCommands(app, exit_code);
+  RegisterWorldCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

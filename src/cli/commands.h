@@ -10,5 +10,10 @@ namespace stackbill {
 void RegisterVersionCommand(CLI::App& app, int& exit_code);
 void RegisterInitCommand(CLI::App& app, int& exit_code);
 void RegisterMetersCommand(CLI::App& app, int& exit_code);
+void RegisterServeCommand(CLI::App& app, int& exit_code);
+void RegisterDevCertCommand(CLI::App& app, int& exit_code);
+void RegisterLoginCommand(CLI::App& app, int& exit_code);
+void RegisterApiCommands(CLI::App& app, int& exit_code);
+void RegisterWorldCommand(CLI::App& app, int& exit_code);
 
 }  // namespace stackbill

@@ -64,7 +64,6 @@ void PutCustomer(History& history, Guid customer, Guid tenant, Timestamp from) {
   Apply(history, PlanCustomerSubscriptionPut(view, requested));
 }
 
-
 TEST(RoutingTest, R7_RegisteredTenantGoesToItsCustomerSubscription) {
   History h =
       ProviderStack().AddCustomerSubscription(kReg, kCloud1, kCspA, kTenantA, Nov(3)).Build();

@@ -28,7 +28,6 @@ using namespace testing::world;
 
 const Timestamp kNow = Nov(20);
 
-
 bool MessageContains(const absl::Status& status, std::string_view text) {
   return std::string(status.message()).find(text) != std::string::npos;
 }

@@ -1,0 +1,47 @@
+#pragma once
+
+// The HTTP API of `stackbill serve`: each Add*Routes adds one area's routes to
+// the router. Handlers parse and validate the request (JSON with duplicate
+// keys refused, GUIDs in any form, api-version for ARM routes), call the
+// services, and answer ARM-shaped JSON; errors are statuses that the router
+// turns into the ARM envelope.
+
+#include <memory>
+
+#include "absl/status/status.h"
+#include "http/router.h"
+#include "services/registration_service.h"
+#include "store/store.h"
+
+namespace stackbill {
+
+struct ApiOptions {
+  // Activation-key grace period and registration drain window (SPEC §3).
+  RegistrationServiceOptions registrations = {};
+  // Items per page of ARM and /v1 lists before a nextLink.
+  int page_size = 100;
+};
+
+// SPEC §6.1 identity and parties: /v1/directories, /v1/principals,
+// /v1/principals/{objectId}/tokens, /v1/tokens/{id}, /v1/partners,
+// /v1/subscriptions, /v1/roleAssignments/{id}, /v1/audit.
+absl::Status AddManagementRoutes(Router& router, Store& store, const ApiOptions& options);
+
+// SPEC §3 Microsoft.AzureStack: registrations, getactivationkey,
+// customerSubscriptions (api-versions 2017-06-01 and 2022-06-01).
+absl::Status AddAzureStackRoutes(Router& router, Store& store, const ApiOptions& options);
+absl::Status AddAzureStackRoutes(Router& router, std::shared_ptr<RegistrationService> service,
+                                 const ApiOptions& options);
+
+// SPEC §6.1 stacks: /v1/stacks, /v1/stacks/{cloudId}, approval, claim,
+// subscribers.
+absl::Status AddStackRoutes(Router& router, Store& store, const ApiOptions& options);
+absl::Status AddStackRoutes(Router& router, std::shared_ptr<RegistrationService> service,
+                            const ApiOptions& options);
+
+// All of the above. The registration and stack routes share one
+// RegistrationService, so one process serialises their check-then-write
+// mutations with one mutex.
+absl::Status AddApiRoutes(Router& router, Store& store, const ApiOptions& options);
+
+}  // namespace stackbill

@@ -1,0 +1,253 @@
+#pragma once
+
+// Test-only: the seed's cast (SPEC §2) in an in-memory SQLite store, a fake
+// Authenticator that maps bearer strings to callers, and a Router with the
+// Microsoft.AzureStack and /v1 stack routes, for the handler tests.
+//
+// Contoso, a direct CSP partner, runs a multi-tenant stack under its APSS
+// subscription; the registrant ("owner") lives in IURContosoCSP, another
+// directory than the stack's deployment directory (R2). Fabrikam is
+// Contoso's customer (two CSP subscriptions and a PayAsYouGo one); Wingtip is
+// Northwind's customer.
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
+
+#include "api/api.h"
+#include "core/error.h"
+#include "http/router.h"
+#include "services/authenticator.h"
+#include "store/sqlite/sqlite_store.h"
+#include "wire/registration_token.h"
+
+namespace stackbill::testing_world {
+
+inline Guid G(std::string_view text) { return *Guid::Parse(text); }
+
+inline const Guid kContosoDir = G("c0000000-0000-0000-0000-000000000001");
+inline const Guid kIurDir = G("c0000000-0000-0000-0000-000000000002");
+inline const Guid kFabrikamDir = G("f0000000-0000-0000-0000-000000000001");
+inline const Guid kWingtipDir = G("f0000000-0000-0000-0000-000000000002");
+inline const Guid kNorthwindDir = G("b0000000-0000-0000-0000-000000000001");
+inline const Guid kApss = G("a0000000-0000-0000-0000-000000000001");
+inline const Guid kPayg = G("a0000000-0000-0000-0000-000000000002");
+inline const Guid kFabrikamCsp = G("a0000000-0000-0000-0000-000000000003");
+inline const Guid kFabrikamCsp2 = G("a0000000-0000-0000-0000-000000000004");
+inline const Guid kWingtipCsp = G("a0000000-0000-0000-0000-000000000005");
+inline const Guid kFabrikamPayg = G("a0000000-0000-0000-0000-000000000006");
+inline const Guid kCloud1 = G("5bf881b2-6be7-42a1-9f47-d6fcb6737747");
+inline const Guid kCloud2 = G("5bf881b2-6be7-42a1-9f47-d6fcb6737748");
+inline const Timestamp kT0 = Timestamp::FromUnixSeconds(1'800'000'000);
+inline constexpr std::string_view kBaseUrl = "https://billing.example.com";
+
+inline Caller MakeCaller(std::string_view principal, Guid directory, Role role, std::string scope) {
+  Caller caller;
+  caller.principal_id = G(principal);
+  caller.directory_id = directory;
+  caller.roles.push_back(RoleAssignment{.id = "ra-" + std::string(principal),
+                                        .principal_id = caller.principal_id,
+                                        .role = role,
+                                        .scope = std::move(scope)});
+  return caller;
+}
+
+// Bearer strings → callers; anything else is 401.
+class FakeAuthenticator : public Authenticator {
+ public:
+  std::map<std::string, Caller, std::less<>> principals;
+  std::map<std::string, Guid, std::less<>> stack_keys;
+
+  absl::StatusOr<Caller> AuthenticatePrincipal(std::string_view bearer, Timestamp) override {
+    if (auto it = principals.find(bearer); it != principals.end()) return it->second;
+    return MakeError(absl::StatusCode::kUnauthenticated, "InvalidAuthenticationToken",
+                     "unknown token");
+  }
+  absl::StatusOr<Caller> AuthenticateStack(std::string_view key, Timestamp) override {
+    if (auto it = stack_keys.find(key); it != stack_keys.end()) {
+      Caller caller;
+      caller.stack_cloud_id = it->second;
+      return caller;
+    }
+    return MakeError(absl::StatusCode::kUnauthenticated, "InvalidActivationKey", "unknown key");
+  }
+};
+
+inline std::string Token(Guid cloud_id, BillingModel model = BillingModel::kPayAsYouUse) {
+  RegistrationToken token;
+  token.cloud_id = cloud_id;
+  token.object_id = G("2dbdd5f4-daf3-442a-be35-b71c3debee5a");
+  token.billing_model = model;
+  token.usage_reporting_enabled = model != BillingModel::kCapacity;
+  token.multi_tenant = true;
+  token.deployment_directory_id = kContosoDir;
+  if (model == BillingModel::kCapacity) token.agreement_number = "AG-1";
+  return EncodeRegistrationToken(token);
+}
+
+inline std::string RegistrationPath(Guid subscription = kApss, std::string_view name = "reg1") {
+  return "/subscriptions/" + subscription.ToString() +
+         "/resourceGroups/azurestack/providers/Microsoft.AzureStack/registrations/" +
+         std::string(name);
+}
+
+// Percent-decoding of a query component, as the server adapter does.
+inline std::string PercentDecode(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size()) {
+      out += static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+struct Reply {
+  int status = 0;
+  nlohmann::json body;
+  std::string code;  // the ARM error code, when there is one
+};
+
+class RegistrationWorld : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto opened = OpenSqliteStore(SqliteOptions{.path = ":memory:"});
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    store_ = std::move(*opened);
+    PartyStore& parties = store_->parties();
+    for (const char* id : {"contoso", "northwind"}) {
+      ASSERT_TRUE(parties
+                      .CreatePartner({.id = id, .name = id, .billing_currency = "USD"},
+                                     std::nullopt, kT0.AddDays(-30))
+                      .ok());
+    }
+    for (auto [id, domain, owner] :
+         {std::tuple{kContosoDir, "contosocsp.onmicrosoft.com",
+                     std::optional<PartnerId>("contoso")},
+          std::tuple{kIurDir, "iurcontosocsp.onmicrosoft.com", std::optional<PartnerId>("contoso")},
+          std::tuple{kNorthwindDir, "northwind.onmicrosoft.com",
+                     std::optional<PartnerId>("northwind")},
+          std::tuple{kFabrikamDir, "fabrikam.onmicrosoft.com", std::optional<PartnerId>()},
+          std::tuple{kWingtipDir, "wingtip.onmicrosoft.com", std::optional<PartnerId>()}}) {
+      ASSERT_TRUE(store_->identity()
+                      .CreateDirectory({.id = id,
+                                        .display_name = domain,
+                                        .domains = {domain},
+                                        .owner_partner_id = owner})
+                      .ok());
+    }
+    AddSubscription(kApss, OfferType::kApss, kContosoDir, "contoso");
+    AddSubscription(kPayg, OfferType::kPayAsYouGo, kContosoDir, std::nullopt);
+    AddSubscription(kFabrikamCsp, OfferType::kCsp, kFabrikamDir, "contoso");
+    AddSubscription(kFabrikamCsp2, OfferType::kCsp, kFabrikamDir, "contoso");
+    AddSubscription(kWingtipCsp, OfferType::kCsp, kWingtipDir, "northwind");
+    AddSubscription(kFabrikamPayg, OfferType::kPayAsYouGo, kFabrikamDir, std::nullopt);
+
+    auth_.principals["owner"] = MakeCaller("e0000000-0000-0000-0000-000000000001", kIurDir,
+                                           Role::kOwner, "/subscriptions/" + kApss.ToString());
+    auth_.principals["payg-owner"] = MakeCaller("e0000000-0000-0000-0000-000000000001", kIurDir,
+                                                Role::kOwner, "/subscriptions/" + kPayg.ToString());
+    auth_.principals["reader"] = MakeCaller("e0000000-0000-0000-0000-000000000002", kContosoDir,
+                                            Role::kReader, "/subscriptions/" + kApss.ToString());
+    auth_.principals["admin"] =
+        MakeCaller("e0000000-0000-0000-0000-000000000003", kContosoDir, Role::kPlatformAdmin, "/");
+    auth_.principals["contoso-admin"] =
+        MakeCaller("e0000000-0000-0000-0000-000000000005", kContosoDir, Role::kPartnerAdmin,
+                   "/partners/contoso");
+    auth_.principals["northwind"] =
+        MakeCaller("e0000000-0000-0000-0000-000000000004", kNorthwindDir, Role::kPartnerAdmin,
+                   "/partners/northwind");
+    auth_.stack_keys["stack1-key"] = kCloud1;
+    auth_.stack_keys["stack2-key"] = kCloud2;
+
+    router_ = std::make_unique<Router>(auth_, std::string(kBaseUrl));
+    ASSERT_TRUE(AddAzureStackRoutes(*router_, *store_, options_).ok());
+    ASSERT_TRUE(AddStackRoutes(*router_, *store_, options_).ok());
+  }
+
+  void AddSubscription(Guid id, OfferType offer, Guid directory, std::optional<PartnerId> partner) {
+    Subscription s;
+    s.id = id;
+    s.offer_type = offer;
+    s.directory_id = directory;
+    s.partner_id = partner;
+    if (!partner) s.billing_currency = "USD";
+    s.display_name = id.ToString();
+    ASSERT_TRUE(store_->parties().CreateSubscription(s, kT0.AddDays(-30)).ok());
+  }
+
+  // Sends one request; `target` may carry a query string ("…?api-version=…").
+  Reply Send(std::string method, std::string_view target, std::string_view bearer,
+             std::string body = "", Timestamp now = kT0) {
+    HttpRequest request;
+    request.method = std::move(method);
+    request.raw_target = std::string(target);
+    const std::size_t question = target.find('?');
+    request.path = std::string(target.substr(0, question));
+    if (question != std::string_view::npos) {
+      std::string_view query = target.substr(question + 1);
+      while (!query.empty()) {
+        const std::size_t amp = query.find('&');
+        const std::string_view pair = query.substr(0, amp);
+        const std::size_t eq = pair.find('=');
+        request.query.emplace_back(
+            PercentDecode(pair.substr(0, eq)),
+            eq == std::string_view::npos ? "" : PercentDecode(pair.substr(eq + 1)));
+        query = amp == std::string_view::npos ? "" : query.substr(amp + 1);
+      }
+    }
+    if (!bearer.empty())
+      request.headers.emplace_back("authorization", "Bearer " + std::string(bearer));
+    request.body = std::move(body);
+    request.request_id = "req-1";
+    const HttpResponse response = router_->Dispatch(request, now);
+    Reply reply;
+    reply.status = response.status;
+    if (!response.body.empty()) {
+      reply.body = nlohmann::json::parse(response.body, nullptr, false);
+      if (reply.body.is_object() && reply.body.contains("error")) {
+        reply.code = reply.body["error"].value("code", "");
+      }
+    }
+    return reply;
+  }
+
+  // A registration PUT body with `token`.
+  static std::string RegistrationBody(const std::string& token,
+                                      std::string_view location = "global") {
+    return nlohmann::json{{"location", location}, {"properties", {{"registrationToken", token}}}}
+        .dump();
+  }
+
+  Reply Register(std::string_view bearer = "owner", Guid cloud = kCloud1,
+                 std::string_view name = "reg1", Guid subscription = kApss) {
+    return Send("PUT", RegistrationPath(subscription, name) + "?api-version=2017-06-01", bearer,
+                RegistrationBody(Token(cloud)));
+  }
+
+  Reply PutCustomer(Guid customer, Guid tenant, std::string_view bearer = "owner",
+                    Guid subscription = kApss, Timestamp now = kT0) {
+    return Send("PUT",
+                RegistrationPath(subscription) + "/customerSubscriptions/" + customer.ToString() +
+                    "?api-version=2017-06-01",
+                bearer, nlohmann::json{{"properties", {{"tenantId", tenant.ToString()}}}}.dump(),
+                now);
+  }
+
+  ApiOptions options_;
+  std::unique_ptr<Store> store_;
+  FakeAuthenticator auth_;
+  std::unique_ptr<Router> router_;
+};
+
+}  // namespace stackbill::testing_world

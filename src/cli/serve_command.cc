@@ -1,0 +1,260 @@
+// `stackbill serve`: the wiring of the HTTPS server — configuration (file <
+// environment < flags), the store, the authenticator, the routes, the
+// listener, the port file and the graceful shutdown on SIGTERM/SIGINT.
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "api/api.h"
+#include "cli/commands.h"
+#include "cli/store_options.h"
+#include "core/error.h"
+#include "http/metrics.h"
+#include "http/ops_routes.h"
+#include "http/router.h"
+#include "http/serve_config.h"
+#include "http/server.h"
+#include "services/store_authenticator.h"
+
+namespace stackbill {
+namespace {
+
+constexpr char kConfigHelp[] =
+    "Configuration: a file (--config) of 'key = value' lines ('#' comments), overridden by "
+    "the environment, overridden by flags. Keys (environment variable): db (STACKBILL_DB), "
+    "bind (STACKBILL_BIND), port (STACKBILL_PORT), port-file (STACKBILL_PORT_FILE), tls-cert "
+    "(STACKBILL_TLS_CERT), tls-key (STACKBILL_TLS_KEY), insecure-http (STACKBILL_INSECURE_HTTP, "
+    "true|false), public-url (STACKBILL_PUBLIC_URL), max-body-bytes (STACKBILL_MAX_BODY_BYTES), "
+    "threads (STACKBILL_THREADS), keep-alive-max-requests, keep-alive-timeout, read-timeout, "
+    "write-timeout (seconds; STACKBILL_ + the key in upper case with '_'). TLS is required "
+    "unless --insecure-http, which is refused on anything but a loopback address. /healthz and "
+    "/readyz need no token; /metrics needs a PlatformAdmin's. SIGTERM or SIGINT stops accepting "
+    "connections and exits 0 once the requests in flight are answered.";
+
+// Writes `content` to `path` atomically: a temporary file in the same
+// directory, then rename(2), so a reader never sees a partial file.
+absl::Status WriteFileAtomically(const std::string& path, const std::string& content) {
+  const std::string temporary = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << content;
+    out.flush();
+    if (!out) return absl::UnavailableError("cannot write " + temporary);
+  }
+  std::error_code error;
+  std::filesystem::rename(temporary, path, error);
+  if (error) {
+    std::filesystem::remove(temporary, error);
+    return absl::UnavailableError("cannot rename " + temporary + " to " + path);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadFile(const std::string& path, std::string& text) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError("cannot read configuration file " + path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  text = buffer.str();
+  return absl::OkStatus();
+}
+
+struct ServeArgs {
+  std::string config_file;
+  // Flag name (without "--") → value, for the flags given.
+  std::vector<std::pair<std::string, std::string>> flags;
+  bool insecure_http = false;
+};
+
+int Serve(const ServeArgs& args, const std::vector<std::pair<std::string, std::string>>& flags) {
+  ServeConfig config;
+  config.server.port = 8443;
+  if (!args.config_file.empty()) {
+    std::string text;
+    absl::Status status = ReadFile(args.config_file, text);
+    if (status.ok()) status = ApplyServeConfigFile(config, text, args.config_file);
+    if (!status.ok()) {
+      spdlog::error("serve: {}", Message(status));
+      return 2;
+    }
+  }
+  if (absl::Status status = ApplyServeConfigEnvironment(
+          config,
+          [](const char* name) {
+            return std::getenv(name);  // NOLINT(concurrency-mt-unsafe): before any thread starts
+          });
+      !status.ok()) {
+    spdlog::error("serve: {}", Message(status));
+    return 2;
+  }
+  for (const auto& [key, value] : flags) {
+    if (absl::Status status = SetServeConfigValue(config, key, value, "--" + key); !status.ok()) {
+      spdlog::error("serve: {}", Message(status));
+      return 2;
+    }
+  }
+  if (config.db.empty()) {
+    spdlog::error("serve: no store: give --db FILE (or STACKBILL_DB, or db = in --config)");
+    return 2;
+  }
+  if (absl::Status valid = ValidateServerOptions(config.server); !valid.ok()) {
+    spdlog::error("serve: {}", Message(valid));
+    return 2;
+  }
+  if (!config.public_url.empty()) {
+    if (absl::Status valid = ValidatePublicUrl(config.public_url); !valid.ok()) {
+      spdlog::error("serve: {}", Message(valid));
+      return 2;
+    }
+  }
+  if (!std::filesystem::exists(config.db)) {
+    spdlog::error("serve: {} does not exist; create it with 'stackbill init --db {}'", config.db,
+                  config.db);
+    return 1;
+  }
+  auto store = OpenStore(config.db);
+  if (!store.ok()) {
+    spdlog::error("serve: cannot open {}: {}", config.db, Message(store.status()));
+    return 1;
+  }
+
+  StoreAuthenticator authenticator(**store);
+  Router router(authenticator, config.public_url);
+  RequestMetrics metrics;
+  Store& store_ref = **store;
+  absl::Status routes = AddOpsRoutes(
+      router, OpsOptions{.readiness = [&store_ref]() -> absl::Status {
+                           // A cheap indexed read: NotFound means the store answered.
+                           const auto probe = store_ref.identity().GetToken("readyz-probe");
+                           if (probe.ok() || absl::IsNotFound(probe.status())) {
+                             return absl::OkStatus();
+                           }
+                           return probe.status();
+                         },
+                         .metrics = &metrics});
+  if (routes.ok()) routes = AddApiRoutes(router, **store, ApiOptions{});
+  if (!routes.ok()) {
+    spdlog::error("serve: cannot build the routes: {}", Message(routes));
+    return 1;
+  }
+
+  // SIGTERM and SIGINT are taken by sigtimedwait below, so they are blocked
+  // before any thread starts (threads inherit the mask). SIGPIPE from a
+  // client that went away must not end the process.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  auto server = HttpServer::Create(config.server, router, metrics, WallClockNow);
+  if (!server.ok()) {
+    spdlog::error("serve: {}", Message(server.status()));
+    return 2;
+  }
+  if (absl::Status bound = (*server)->Bind(); !bound.ok()) {
+    spdlog::error("serve: {}", Message(bound));
+    return 1;
+  }
+  if (config.public_url.empty()) {
+    router.SetPublicBaseUrl(DefaultPublicUrl(config.server, (*server)->port()));
+  }
+  if (absl::Status started = (*server)->Start(); !started.ok()) {
+    spdlog::error("serve: {}", Message(started));
+    return 1;
+  }
+  spdlog::info("serving {} (public URL {})", config.db, router.public_base_url());
+  if (!config.port_file.empty()) {
+    if (absl::Status written =
+            WriteFileAtomically(config.port_file, std::to_string((*server)->port()) + "\n");
+        !written.ok()) {
+      spdlog::error("serve: {}", Message(written));
+      (*server)->Stop();
+      return 1;
+    }
+  }
+
+  int exit_code = 0;
+  while (true) {
+    timespec timeout{.tv_sec = 0, .tv_nsec = 250'000'000};
+    const int signal = sigtimedwait(&stop_signals, nullptr, &timeout);
+    if (signal == SIGTERM || signal == SIGINT) {
+      spdlog::info("serve: {}: finishing the requests in flight, then exiting",
+                   signal == SIGTERM ? "SIGTERM" : "SIGINT");
+      break;
+    }
+    if (!(*server)->running()) {
+      spdlog::error("serve: the listener stopped unexpectedly");
+      exit_code = 1;
+      break;
+    }
+  }
+  (*server)->Stop();
+  if (!config.port_file.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove(config.port_file, ignored);
+  }
+  spdlog::info("serve: stopped");
+  return exit_code;
+}
+
+}  // namespace
+
+void RegisterServeCommand(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<ServeArgs>();
+  auto* command = app.add_subcommand(
+      "serve", "Serve the HTTPS API (ARM Microsoft.AzureStack and /v1) over a store");
+  command->footer(kConfigHelp);
+  command->add_option("--config", args->config_file, "Configuration file (key = value lines)")
+      ->type_name("FILE");
+  // Each flag is kept as text and applied through the same setter as the file
+  // and the environment, so all three layers validate alike.
+  struct Flag {
+    const char* name;
+    const char* key;
+    const char* type;
+    const char* help;
+  };
+  static constexpr Flag kFlags[] = {
+      {"--db", "db", "FILE", "SQLite store created by 'stackbill init'"},
+      {"--bind", "bind", "ADDRESS", "Address to listen on (default 127.0.0.1)"},
+      {"--port", "port", "PORT", "TCP port (default 8443; 0 picks a free one)"},
+      {"--port-file", "port-file", "FILE", "Write the bound port to this file once listening"},
+      {"--tls-cert", "tls-cert", "FILE", "PEM certificate (chain); see 'stackbill dev-cert'"},
+      {"--tls-key", "tls-key", "FILE", "PEM private key of the certificate"},
+      {"--public-url", "public-url", "URL",
+       "Public base URL for nextLink/Location (default https://BIND:PORT)"},
+      {"--max-body-bytes", "max-body-bytes", "BYTES",
+       "Larger request bodies get 413 (default 4194304)"},
+      {"--threads", "threads", "N", "Worker threads (default 8)"},
+  };
+  auto values = std::make_shared<std::vector<std::string>>(std::size(kFlags));
+  std::vector<CLI::Option*> options;
+  for (std::size_t i = 0; i < std::size(kFlags); ++i) {
+    options.push_back(command->add_option(kFlags[i].name, (*values)[i], kFlags[i].help)
+                          ->type_name(kFlags[i].type));
+  }
+  CLI::Option* insecure =
+      command->add_flag("--insecure-http", args->insecure_http,
+                        "Serve plain HTTP instead of TLS (only on a loopback address)");
+  insecure->excludes(options[4])->excludes(options[5]);
+  command->callback([args, values, options, insecure, &exit_code] {
+    std::vector<std::pair<std::string, std::string>> flags;
+    for (std::size_t i = 0; i < std::size(kFlags); ++i) {
+      if (options[i]->count() > 0) flags.emplace_back(kFlags[i].key, (*values)[i]);
+    }
+    if (insecure->count() > 0) flags.emplace_back("insecure-http", "true");
+    exit_code = Serve(*args, flags);
+  });
+}
+
+}  // namespace stackbill

@@ -1,0 +1,144 @@
+// Conformance: the official @azure/arm-azurestack client (npm) against a real
+// `stackbill serve` over HTTPS, with a TokenCredential that returns a
+// stackbill token. run.sh starts the server and passes its endpoint, the CA
+// file (NODE_EXTRA_CA_CERTS) and a PlatformAdmin token in the environment.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { AzureStackManagementClient } from '@azure/arm-azurestack';
+
+const endpoint = process.env.STACKBILL_ENDPOINT;
+const adminToken = process.env.STACKBILL_TOKEN;
+assert.ok(endpoint && adminToken, 'STACKBILL_ENDPOINT and STACKBILL_TOKEN are required');
+
+async function api(method, path, body, token = adminToken) {
+  const response = await fetch(endpoint + path, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  const json = text ? JSON.parse(text) : null;
+  if (response.status >= 400) {
+    throw new Error(`${method} ${path} -> ${response.status} ${text}`);
+  }
+  return json;
+}
+
+// A TokenCredential (@azure/core-auth) that hands the SDK a stackbill token.
+const credential = (token) => ({
+  getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3600 * 1000 }),
+});
+
+const registrationToken = (fields) =>
+  Buffer.from(JSON.stringify({ objectId: randomUUID(), issuer: 'stackbill-test', version: '1', ...fields }))
+    .toString('base64');
+
+const world = {};
+
+before(async () => {
+  world.partnerId = `csp-${randomUUID().slice(0, 8)}`;
+  await api('POST', '/v1/partners', {
+    id: world.partnerId, name: 'Contoso CSP', kind: 'direct', billingCurrency: 'USD',
+  });
+  // The registering account lives in another directory than the stack's
+  // deployment directory (R2): nothing may require them to match.
+  world.sharedDirectory = (await api('POST', '/v1/directories', {
+    displayName: 'IUR Contoso CSP', domains: [`iur-${world.partnerId}.onmicrosoft.com`], ownerPartnerId: world.partnerId,
+  })).id;
+  world.deploymentDirectory = randomUUID();
+  world.apss = (await api('POST', '/v1/subscriptions', {
+    offerType: 'APSS', directoryId: world.sharedDirectory, partnerId: world.partnerId, displayName: 'shared services',
+  })).subscriptionId;
+  const owner = await api('POST', '/v1/principals', {
+    directoryId: world.sharedDirectory, name: `registrar@iur-${world.partnerId}.onmicrosoft.com`, kind: 'user',
+  });
+  await api('PUT', `/v1/roleAssignments/${randomUUID()}`, {
+    principalId: owner.objectId, role: 'Owner', scope: `/subscriptions/${world.apss}`,
+  });
+  world.ownerToken = (await api('POST', `/v1/principals/${owner.objectId}/tokens`, { expiresInHours: 2 })).token;
+
+  world.customerDirectory = (await api('POST', '/v1/directories', {
+    displayName: 'Fabrikam', domains: [`fabrikam-${world.partnerId}.onmicrosoft.com`],
+  })).id;
+  world.customerCsp = (await api('POST', '/v1/subscriptions', {
+    offerType: 'CSP', directoryId: world.customerDirectory, partnerId: world.partnerId, displayName: 'Fabrikam CSP',
+  })).subscriptionId;
+  world.customerPayg = (await api('POST', '/v1/subscriptions', {
+    offerType: 'PayAsYouGo', directoryId: world.customerDirectory, billingCurrency: 'USD', displayName: 'Fabrikam PAYG',
+  })).subscriptionId;
+  world.cloudId = randomUUID();
+  world.client = new AzureStackManagementClient(credential(world.ownerToken), world.apss, { baseUri: endpoint });
+});
+
+test('registrations: create, get, list, update, activation key, delete', async () => {
+  const { client } = world;
+  const token = registrationToken({
+    cloudId: world.cloudId, billingModel: 'PayAsYouUse', multiTenant: true,
+    deploymentDirectoryId: world.deploymentDirectory,
+  });
+  const created = await client.registrations.createOrUpdate('rg-stack1', 'stack1', {
+    location: 'global', registrationToken: token,
+  });
+  assert.equal(created.name, 'stack1');
+  assert.equal(created.type, 'Microsoft.AzureStack/registrations');
+  assert.equal(created.cloudId, world.cloudId);
+  assert.equal(created.billingModel, 'PayAsYouUse');
+  assert.match(created.id, new RegExp(`/subscriptions/${world.apss}/resourceGroups/rg-stack1/providers/Microsoft.AzureStack/registrations/stack1$`, 'i'));
+
+  const got = await client.registrations.get('rg-stack1', 'stack1');
+  assert.equal(got.cloudId, world.cloudId);
+  const listed = await client.registrations.list('rg-stack1');
+  assert.ok(listed.some((r) => r.name === 'stack1'));
+
+  const updated = await client.registrations.update('rg-stack1', 'stack1', { location: 'global', registrationToken: token });
+  assert.equal(updated.cloudId, world.cloudId);
+
+  const key = await client.registrations.getActivationKey('rg-stack1', 'stack1');
+  assert.ok(key.activationKey && key.activationKey.length >= 32);
+});
+
+test('customerSubscriptions: create, get, list, delete', async () => {
+  const { client } = world;
+  const created = await client.customerSubscriptions.create('rg-stack1', 'stack1', world.customerCsp, {
+    tenantId: world.customerDirectory,
+  });
+  // ARM names a child resource by its path below the parent, as in the spec's example.
+  assert.equal(created.name, `stack1/${world.customerCsp}`);
+  assert.equal(created.tenantId, world.customerDirectory);
+  const got = await client.customerSubscriptions.get('rg-stack1', 'stack1', world.customerCsp);
+  assert.equal(got.tenantId, world.customerDirectory);
+  const listed = await client.customerSubscriptions.list('rg-stack1', 'stack1');
+  assert.ok(listed.some((c) => c.name === `stack1/${world.customerCsp}`));
+  await client.customerSubscriptions.deleteMethod('rg-stack1', 'stack1', world.customerCsp);
+  const after = await client.customerSubscriptions.list('rg-stack1', 'stack1');
+  assert.ok(!after.some((c) => c.name === `stack1/${world.customerCsp}`));
+});
+
+test('ARM errors surface as RestError with the product code', async () => {
+  const { client } = world;
+  await assert.rejects(
+    client.customerSubscriptions.create('rg-stack1', 'stack1', world.customerPayg, { tenantId: world.customerDirectory }),
+    (error) => error.statusCode === 400 && error.code === 'InvalidCSPSubscription',
+  );
+  await assert.rejects(
+    client.registrations.createOrUpdate('rg-other', 'stack1-again', {
+      location: 'global',
+      registrationToken: registrationToken({ cloudId: world.cloudId, billingModel: 'PayAsYouUse' }),
+    }),
+    (error) => error.statusCode === 409 && error.code === 'CloudAlreadyRegistered',
+  );
+  await assert.rejects(
+    client.registrations.createOrUpdate('rg-dev', 'dev-stack', {
+      location: 'global',
+      registrationToken: registrationToken({ cloudId: randomUUID(), billingModel: 'Development' }),
+    }),
+    (error) => error.statusCode === 403 && error.code === 'BillingModelNotApproved',
+  );
+});
+
+test('registrations: delete', async () => {
+  const { client } = world;
+  await client.registrations.deleteMethod('rg-stack1', 'stack1');
+  await assert.rejects(client.registrations.get('rg-stack1', 'stack1'), (error) => error.statusCode === 404);
+});

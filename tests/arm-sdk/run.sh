@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs the Azure SDK conformance test against a real `stackbill serve`:
+# init → dev-cert → serve (HTTPS, port 0) → node --test → SIGTERM.
+# Usage: run.sh PATH_TO_STACKBILL
+set -euo pipefail
+bin=$(realpath "$1")
+here=$(cd "$(dirname "$0")" && pwd)
+[ -d "$here/node_modules/@azure/arm-azurestack" ] || npm ci --prefix "$here" --no-audit --no-fund
+dir=$(mktemp -d)
+pid=
+cleanup() { [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$dir"; }
+trap cleanup EXIT
+
+token=$("$bin" init --db "$dir/s.db" | sed -n 's/^token: *//p')
+"$bin" dev-cert --out-dir "$dir" >/dev/null
+"$bin" serve --db "$dir/s.db" --bind 127.0.0.1 --port 0 --port-file "$dir/port" \
+  --tls-cert "$dir/cert.pem" --tls-key "$dir/key.pem" 2>"$dir/serve.log" &
+pid=$!
+for _ in $(seq 1 200); do [ -s "$dir/port" ] && break; sleep 0.05; done
+[ -s "$dir/port" ] || { echo "serve did not start:"; cat "$dir/serve.log"; exit 1; }
+port=$(cat "$dir/port")
+
+cd "$here"
+STACKBILL_ENDPOINT="https://localhost:$port" STACKBILL_TOKEN="$token" \
+  NODE_EXTRA_CA_CERTS="$dir/cert.pem" node --test azurestack.test.mjs
