@@ -6,7 +6,6 @@
 
 #include <fmt/format.h>
 
-#include <charconv>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -59,35 +58,6 @@ absl::StatusOr<RegistrationName> RegistrationNameParam(const RequestContext& con
   return RegistrationName{.subscription_id = *subscription_id,
                           .resource_group = context.Param("resourceGroup"),
                           .name = context.Param("registrationName")};
-}
-
-// Paging of ARM lists: `$skiptoken` is the offset of the page's first item.
-// Each page is authorised again, because the list is read again.
-struct PageWindow {
-  std::size_t begin = 0;
-  std::size_t end = 0;
-  std::optional<std::string> next_link;
-};
-
-absl::StatusOr<PageWindow> Window(const RequestContext& context, std::string_view api_version,
-                                  std::size_t total, int page_size) {
-  std::size_t begin = 0;
-  if (std::optional<std::string_view> token = context.request.Query("$skiptoken")) {
-    const auto [ptr, ec] = std::from_chars(token->data(), token->data() + token->size(), begin);
-    if (ec != std::errc() || ptr != token->data() + token->size()) {
-      return InvalidArgumentError("InvalidSkipToken",
-                                  fmt::format("The $skiptoken '{}' is invalid.", *token));
-    }
-  }
-  PageWindow window;
-  window.begin = std::min(begin, total);
-  window.end = std::min(total, window.begin + static_cast<std::size_t>(page_size));
-  if (window.end < total) {
-    window.next_link = NextLink(
-        context.public_base_url, context.request.path,
-        {{"api-version", std::string(api_version)}, {"$skiptoken", std::to_string(window.end)}});
-  }
-  return window;
 }
 
 nlohmann::json RegistrationJson(const Registration& registration) {
@@ -241,7 +211,9 @@ RouteHandler ListRegistrations(const Service& service, int page_size, bool by_re
     absl::StatusOr<std::vector<Registration>> registrations =
         service->ListRegistrations(context.caller, *subscription_id, resource_group, context.now);
     if (!registrations.ok()) return registrations.status();
-    absl::StatusOr<PageWindow> window = Window(context, *version, registrations->size(), page_size);
+    absl::StatusOr<OffsetPage> window =
+        PageByOffset(context.request, context.public_base_url, registrations->size(), page_size,
+                     {{"api-version", *version}});
     if (!window.ok()) return window.status();
     nlohmann::json value = nlohmann::json::array();
     for (std::size_t i = window->begin; i < window->end; ++i) {
@@ -374,7 +346,9 @@ RouteHandler ListCustomerSubscriptions(const Service& service, int page_size) {
     absl::StatusOr<std::vector<CustomerSubscription>> list =
         service->ListCustomerSubscriptions(context.caller, *name, context.now);
     if (!list.ok()) return list.status();
-    absl::StatusOr<PageWindow> window = Window(context, *version, list->size(), page_size);
+    absl::StatusOr<OffsetPage> window =
+        PageByOffset(context.request, context.public_base_url, list->size(), page_size,
+                     {{"api-version", *version}});
     if (!window.ok()) return window.status();
     nlohmann::json value = nlohmann::json::array();
     for (std::size_t i = window->begin; i < window->end; ++i) {

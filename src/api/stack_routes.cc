@@ -5,7 +5,6 @@
 
 #include <fmt/format.h>
 
-#include <charconv>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -77,23 +76,13 @@ RouteHandler ListStacks(const Service& service, int page_size) {
     absl::StatusOr<std::vector<StackStatus>> stacks =
         service->ListStacks(context.caller, context.now);
     if (!stacks.ok()) return stacks.status();
-    std::size_t begin = 0;
-    if (std::optional<std::string_view> token = context.request.Query("$skiptoken")) {
-      const auto [ptr, ec] = std::from_chars(token->data(), token->data() + token->size(), begin);
-      if (ec != std::errc() || ptr != token->data() + token->size()) {
-        return InvalidArgumentError("InvalidSkipToken",
-                                    fmt::format("The $skiptoken '{}' is invalid.", *token));
-      }
-    }
-    begin = std::min(begin, stacks->size());
-    const std::size_t end = std::min(stacks->size(), begin + static_cast<std::size_t>(page_size));
+    absl::StatusOr<OffsetPage> page =
+        PageByOffset(context.request, context.public_base_url, stacks->size(), page_size, {});
+    if (!page.ok()) return page.status();
     nlohmann::json value = nlohmann::json::array();
-    for (std::size_t i = begin; i < end; ++i) value.push_back(StackJson((*stacks)[i]));
+    for (std::size_t i = page->begin; i < page->end; ++i) value.push_back(StackJson((*stacks)[i]));
     nlohmann::json body = {{"value", std::move(value)}};
-    if (end < stacks->size()) {
-      body["nextLink"] = NextLink(context.public_base_url, context.request.path,
-                                  {{"$skiptoken", std::to_string(end)}});
-    }
+    if (page->next_link) body["nextLink"] = *page->next_link;
     return JsonResponse(200, body);
   };
 }

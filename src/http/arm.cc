@@ -1,8 +1,11 @@
 #include "http/arm.h"
 
+#include <fmt/format.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <array>
+#include <charconv>
 
 #include "absl/strings/ascii.h"
 #include "core/abseil_compat.h"
@@ -107,6 +110,28 @@ HttpResponse JsonResponse(int status, const nlohmann::json& body, std::string_vi
       status, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   if (!etag.empty()) response.headers.emplace_back("ETag", std::string(etag));
   return response;
+}
+
+absl::StatusOr<OffsetPage> PageByOffset(const HttpRequest& request,
+                                        std::string_view public_base_url, std::size_t total,
+                                        int page_size,
+                                        std::vector<std::pair<std::string, std::string>> query) {
+  std::size_t begin = 0;
+  if (std::optional<std::string_view> token = request.Query("$skiptoken")) {
+    const auto [ptr, ec] = std::from_chars(token->data(), token->data() + token->size(), begin);
+    if (ec != std::errc() || ptr != token->data() + token->size()) {
+      return InvalidArgumentError("InvalidSkipToken",
+                                  fmt::format("The $skiptoken '{}' is invalid.", *token));
+    }
+  }
+  OffsetPage page;
+  page.begin = std::min(begin, total);
+  page.end = std::min(total, page.begin + static_cast<std::size_t>(page_size));
+  if (page.end < total) {
+    query.emplace_back("$skiptoken", std::to_string(page.end));
+    page.next_link = NextLink(public_base_url, request.path, query);
+  }
+  return page;
 }
 
 }  // namespace stackbill

@@ -37,6 +37,24 @@ std::string PercentEncode(std::string_view text, bool keep_slash = false);
 std::string NextLink(std::string_view public_base_url, std::string_view path,
                      const std::vector<std::pair<std::string, std::string>>& query);
 
+// One page of a list held in memory, addressed by offset: `$skiptoken` is the
+// index of the page's first item (absent: 0). Each page re-reads and so
+// re-authorises the list.
+struct OffsetPage {
+  std::size_t begin = 0;
+  std::size_t end = 0;                   // exclusive
+  std::optional<std::string> next_link;  // absolute, when items remain
+};
+
+// The page of `total` items that `request` asks for, at most `page_size`
+// (REQUIRES >= 1) long; its nextLink carries `query` (e.g. api-version) and
+// the next `$skiptoken`. InvalidArgument / "InvalidSkipToken" for a token that
+// is not a non-negative integer.
+absl::StatusOr<OffsetPage> PageByOffset(const HttpRequest& request,
+                                        std::string_view public_base_url, std::size_t total,
+                                        int page_size,
+                                        std::vector<std::pair<std::string, std::string>> query);
+
 // A strong ETag for a resource's representation: the quoted lower-case hex of
 // the first 128 bits of SHA-256 of `representation` (e.g. its JSON text).
 std::string StrongETag(std::string_view representation);

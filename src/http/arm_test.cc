@@ -78,5 +78,30 @@ TEST(ArmTest, JsonResponseCarriesTheETag) {
   EXPECT_EQ(response.headers[0], (std::pair<std::string, std::string>{"ETag", "\"e1\""}));
 }
 
+TEST(ArmTest, PageByOffsetLinksToTheNextPageCarryingTheQuery) {
+  HttpRequest request = WithQuery({{"$skiptoken", "2"}});
+  request.path = "/v1/stacks";
+  auto page = PageByOffset(request, "https://billing.example.com/", 5, 2,
+                           {{"api-version", "2017-06-01"}});
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(page->begin, 2u);
+  EXPECT_EQ(page->end, 4u);
+  EXPECT_EQ(page->next_link,
+            "https://billing.example.com/v1/stacks?api-version=2017-06-01&%24skiptoken=4");
+  request.query = {{"$skiptoken", "4"}};
+  auto last = PageByOffset(request, "https://billing.example.com", 5, 2, {});
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(last->end, 5u);
+  EXPECT_FALSE(last->next_link.has_value());
+}
+
+TEST(ArmTest, PageByOffsetRefusesASkipTokenThatIsNotAnOffset) {
+  for (const char* token : {"-1", "x", "3x", ""}) {
+    auto page = PageByOffset(WithQuery({{"$skiptoken", token}}), "https://h", 5, 2, {});
+    EXPECT_EQ(page.status().code(), absl::StatusCode::kInvalidArgument) << token;
+    EXPECT_EQ(ErrorCode(page.status()), "InvalidSkipToken") << token;
+  }
+}
+
 }  // namespace
 }  // namespace stackbill
