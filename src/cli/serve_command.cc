@@ -34,7 +34,8 @@ constexpr char kConfigHelp[] =
     "(STACKBILL_TLS_CERT), tls-key (STACKBILL_TLS_KEY), insecure-http (STACKBILL_INSECURE_HTTP, "
     "true|false), public-url (STACKBILL_PUBLIC_URL), max-body-bytes (STACKBILL_MAX_BODY_BYTES), "
     "threads (STACKBILL_THREADS), keep-alive-max-requests, keep-alive-timeout, read-timeout, "
-    "write-timeout (seconds; STACKBILL_ + the key in upper case with '_'). TLS is required "
+    "write-timeout (seconds), page-size (STACKBILL_ + the key in upper case with '_'). TLS is "
+    "required "
     "unless --insecure-http, which is refused on anything but a loopback address. /healthz and "
     "/readyz need no token; /metrics needs a PlatformAdmin's. SIGTERM or SIGINT stops accepting "
     "connections and exits 0 once the requests in flight are answered.";
@@ -140,7 +141,8 @@ int Serve(const ServeArgs& args, const std::vector<std::pair<std::string, std::s
                            return probe.status();
                          },
                          .metrics = &metrics});
-  if (routes.ok()) routes = AddApiRoutes(router, **store, ApiOptions{});
+  if (routes.ok())
+    routes = AddApiRoutes(router, **store, ApiOptions{.page_size = config.page_size});
   if (!routes.ok()) {
     spdlog::error("serve: cannot build the routes: {}", Message(routes));
     return 1;
@@ -236,6 +238,7 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
       {"--max-body-bytes", "max-body-bytes", "BYTES",
        "Larger request bodies get 413 (default 4194304)"},
       {"--threads", "threads", "N", "Worker threads (default 8)"},
+      {"--page-size", "page-size", "N", "Items per page of lists before a nextLink (default 100)"},
   };
   auto values = std::make_shared<std::vector<std::string>>(std::size(kFlags));
   std::vector<CLI::Option*> options;

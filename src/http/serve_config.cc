@@ -57,7 +57,8 @@ const std::vector<std::string_view>& ServeConfigKeys() {
                                                       "keep-alive-max-requests",
                                                       "keep-alive-timeout",
                                                       "read-timeout",
-                                                      "write-timeout"};
+                                                      "write-timeout",
+                                                      "page-size"};
   return kKeys;
 }
 
@@ -94,6 +95,8 @@ absl::Status SetServeConfigValue(ServeConfig& config, std::string_view key, std:
   } else if (key == "max-body-bytes") {
     return ParseInt<std::size_t>(value, 1, std::size_t{1} << 34, server.max_body_bytes, source,
                                  key);
+  } else if (key == "page-size") {
+    return ParseInt(value, 1, 1000, config.page_size, source, key);
   } else if (key == "threads") {
     return ParseInt(value, 1, 1024, server.threads, source, key);
   } else if (key == "keep-alive-max-requests") {

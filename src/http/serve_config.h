@@ -40,6 +40,8 @@ struct ServeConfig {
   // Empty: https://{bind}:{port} (http:// for insecure-http), with the bound
   // port (see DefaultPublicUrl).
   std::string public_url;
+  // Items per page of ARM and /v1 lists before a nextLink.
+  int page_size = 100;
   ServerOptions server;
 };
 

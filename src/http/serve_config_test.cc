@@ -25,6 +25,7 @@ keep-alive-max-requests = 50
 keep-alive-timeout = 7
 read-timeout = 11
 write-timeout = 12
+page-size = 25
 )",
                                    "serve.conf")
                   .ok());
@@ -41,6 +42,7 @@ write-timeout = 12
   EXPECT_EQ(config.server.keep_alive_timeout_seconds, 7);
   EXPECT_EQ(config.server.read_timeout_seconds, 11);
   EXPECT_EQ(config.server.write_timeout_seconds, 12);
+  EXPECT_EQ(config.page_size, 25);
 }
 
 TEST(ServeConfigTest, UnknownKeysAndBadValuesNameTheLine) {

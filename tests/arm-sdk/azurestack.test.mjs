@@ -137,6 +137,76 @@ test('ARM errors surface as RestError with the product code', async () => {
   );
 });
 
+// The seed's refusals and re-mapping, each with SPEC's exact code, through the SDK.
+test('the seed: refusals with their codes, re-mapping and paging with nextLink', async () => {
+  const { client } = world;
+  const adminClient = (subscription) =>
+    new AzureStackManagementClient(credential(adminToken), subscription, { baseUri: endpoint });
+  const directory = async (name) => (await api('POST', '/v1/directories', {
+    displayName: name, domains: [`${name}-${world.partnerId}.onmicrosoft.com`],
+  })).id;
+  const csp = async (dir, partnerId = world.partnerId) => (await api('POST', '/v1/subscriptions', {
+    offerType: 'CSP', directoryId: dir, partnerId, displayName: `csp in ${dir}`,
+  })).subscriptionId;
+  const rejects = (promise, status, code) =>
+    assert.rejects(promise, (error) => error.statusCode === status && error.code === code);
+
+  const token = registrationToken({ cloudId: randomUUID(), billingModel: 'PayAsYouUse', multiTenant: true });
+  await client.registrations.createOrUpdate('rg-seed', 'seed', { location: 'global', registrationToken: token });
+
+  // R6: someone else's customer, a tenant that is not the subscription's directory.
+  const otherPartner = `other-${randomUUID().slice(0, 8)}`;
+  await api('POST', '/v1/partners', { id: otherPartner, name: 'Other', kind: 'direct', billingCurrency: 'USD' });
+  const strangerDir = await directory('stranger');
+  const strangerCsp = await csp(strangerDir, otherPartner);
+  await rejects(client.customerSubscriptions.create('rg-seed', 'seed', strangerCsp, { tenantId: strangerDir }),
+    403, 'BadCustomerSubscriptionId');
+  await rejects(client.customerSubscriptions.create('rg-seed', 'seed', world.customerCsp, { tenantId: strangerDir }),
+    400, 'TenantMismatch');
+
+  // R5: a PayAsYouGo default subscription, and a Capacity registration, take no customers.
+  const payg = adminClient(world.customerPayg);
+  await payg.registrations.createOrUpdate('rg-payg', 'payg', {
+    location: 'global', registrationToken: registrationToken({ cloudId: randomUUID(), billingModel: 'PayAsYouUse', multiTenant: true }),
+  });
+  await rejects(payg.customerSubscriptions.create('rg-payg', 'payg', world.customerCsp, { tenantId: world.customerDirectory }),
+    409, 'UnauthorizedCspRegistration');
+  const capacityCloud = randomUUID();
+  await api('PUT', `/v1/stacks/${capacityCloud}/approval`, { billingModel: 'Capacity', agreementNumber: 'EA-1' });
+  await client.registrations.createOrUpdate('rg-capacity', 'capacity', {
+    location: 'global',
+    registrationToken: registrationToken({ cloudId: capacityCloud, billingModel: 'Capacity', agreementNumber: 'EA-1', multiTenant: true }),
+  });
+  await rejects(client.customerSubscriptions.create('rg-capacity', 'capacity', world.customerCsp, { tenantId: world.customerDirectory }),
+    409, 'CustomerSubscriptionsNotAllowed');
+
+  // R6: a second PUT for a tenant already mapped replaces the earlier mapping.
+  const secondCsp = await csp(world.customerDirectory);
+  await client.customerSubscriptions.create('rg-seed', 'seed', world.customerCsp, { tenantId: world.customerDirectory });
+  await client.customerSubscriptions.create('rg-seed', 'seed', secondCsp, { tenantId: world.customerDirectory });
+  const mapped = (await client.customerSubscriptions.list('rg-seed', 'seed')).map((c) => c.name);
+  assert.deepEqual(mapped, [`seed/${secondCsp}`]);
+
+  // Paging: the server runs with --page-size 2; the SDK follows the absolute nextLink.
+  for (const name of ['tenant-a', 'tenant-b']) {
+    const dir = await directory(name);
+    await client.customerSubscriptions.create('rg-seed', 'seed', await csp(dir), { tenantId: dir });
+  }
+  const first = await client.customerSubscriptions.list('rg-seed', 'seed');
+  assert.equal(first.length, 2);
+  // Absolute, built from the server's public URL (not from the request's Host).
+  const next = new URL(first.nextLink);
+  assert.equal(next.protocol, 'https:');
+  assert.ok(next.pathname.startsWith(`/subscriptions/${world.apss}/`), first.nextLink);
+  const rest = await client.customerSubscriptions.listNext(first.nextLink);
+  assert.equal(rest.length, 1);
+  assert.equal(rest.nextLink, undefined);
+  const all = [...first, ...rest].map((c) => c.name).sort();
+  assert.equal(new Set(all).size, 3);
+
+  await client.registrations.deleteMethod('rg-seed', 'seed');
+});
+
 test('registrations: delete', async () => {
   const { client } = world;
   await client.registrations.deleteMethod('rg-stack1', 'stack1');

@@ -13,7 +13,7 @@ trap cleanup EXIT
 
 token=$("$bin" init --db "$dir/s.db" | sed -n 's/^token: *//p')
 "$bin" dev-cert --out-dir "$dir" >/dev/null
-"$bin" serve --db "$dir/s.db" --bind 127.0.0.1 --port 0 --port-file "$dir/port" \
+"$bin" serve --db "$dir/s.db" --bind 127.0.0.1 --port 0 --port-file "$dir/port" --page-size 2 \
   --tls-cert "$dir/cert.pem" --tls-key "$dir/key.pem" 2>"$dir/serve.log" &
 pid=$!
 for _ in $(seq 1 200); do [ -s "$dir/port" ] && break; sleep 0.05; done
