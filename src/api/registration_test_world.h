@@ -1,14 +1,9 @@
 #pragma once
 
-// Test-only: the seed's cast (SPEC §2) in an in-memory SQLite store, a fake
-// Authenticator that maps bearer strings to callers, and a Router with the
-// Microsoft.AzureStack and /v1 stack routes, for the handler tests.
-//
-// Contoso, a direct CSP partner, runs a multi-tenant stack under its APSS
-// subscription; the registrant ("owner") lives in IURContosoCSP, another
-// directory than the stack's deployment directory (R2). Fabrikam is
-// Contoso's customer (two CSP subscriptions and a PayAsYouGo one); Wingtip is
-// Northwind's customer.
+// Test-only: the seed's cast (services/testing/seed_world.h) in an in-memory
+// SQLite store, a fake Authenticator that maps bearer strings to callers, and
+// a Router with the Microsoft.AzureStack and /v1 stack routes, for the handler
+// tests. The registrant ("owner") lives in IURContosoCSP (R2).
 
 #include <gtest/gtest.h>
 
@@ -25,27 +20,13 @@
 #include "core/error.h"
 #include "http/router.h"
 #include "services/authenticator.h"
+#include "services/testing/seed_world.h"
 #include "store/sqlite/sqlite_store.h"
 #include "wire/registration_token.h"
 
 namespace stackbill::testing_world {
 
-inline Guid G(std::string_view text) { return *Guid::Parse(text); }
-
-inline const Guid kContosoDir = G("c0000000-0000-0000-0000-000000000001");
-inline const Guid kIurDir = G("c0000000-0000-0000-0000-000000000002");
-inline const Guid kFabrikamDir = G("f0000000-0000-0000-0000-000000000001");
-inline const Guid kWingtipDir = G("f0000000-0000-0000-0000-000000000002");
-inline const Guid kNorthwindDir = G("b0000000-0000-0000-0000-000000000001");
-inline const Guid kApss = G("a0000000-0000-0000-0000-000000000001");
-inline const Guid kPayg = G("a0000000-0000-0000-0000-000000000002");
-inline const Guid kFabrikamCsp = G("a0000000-0000-0000-0000-000000000003");
-inline const Guid kFabrikamCsp2 = G("a0000000-0000-0000-0000-000000000004");
-inline const Guid kWingtipCsp = G("a0000000-0000-0000-0000-000000000005");
-inline const Guid kFabrikamPayg = G("a0000000-0000-0000-0000-000000000006");
-inline const Guid kCloud1 = G("5bf881b2-6be7-42a1-9f47-d6fcb6737747");
-inline const Guid kCloud2 = G("5bf881b2-6be7-42a1-9f47-d6fcb6737748");
-inline const Timestamp kT0 = Timestamp::FromUnixSeconds(1'800'000'000);
+using namespace seed_world;  // NOLINT(google-build-using-namespace): test-only constants
 inline constexpr std::string_view kBaseUrl = "https://billing.example.com";
 
 inline Caller MakeCaller(std::string_view principal, Guid directory, Role role, std::string scope) {
@@ -124,34 +105,8 @@ class RegistrationWorld : public ::testing::Test {
     auto opened = OpenSqliteStore(SqliteOptions{.path = ":memory:"});
     ASSERT_TRUE(opened.ok()) << opened.status();
     store_ = std::move(*opened);
-    PartyStore& parties = store_->parties();
-    for (const char* id : {"contoso", "northwind"}) {
-      ASSERT_TRUE(parties
-                      .CreatePartner({.id = id, .name = id, .billing_currency = "USD"},
-                                     std::nullopt, kT0.AddDays(-30))
-                      .ok());
-    }
-    for (auto [id, domain, owner] :
-         {std::tuple{kContosoDir, "contosocsp.onmicrosoft.com",
-                     std::optional<PartnerId>("contoso")},
-          std::tuple{kIurDir, "iurcontosocsp.onmicrosoft.com", std::optional<PartnerId>("contoso")},
-          std::tuple{kNorthwindDir, "northwind.onmicrosoft.com",
-                     std::optional<PartnerId>("northwind")},
-          std::tuple{kFabrikamDir, "fabrikam.onmicrosoft.com", std::optional<PartnerId>()},
-          std::tuple{kWingtipDir, "wingtip.onmicrosoft.com", std::optional<PartnerId>()}}) {
-      ASSERT_TRUE(store_->identity()
-                      .CreateDirectory({.id = id,
-                                        .display_name = domain,
-                                        .domains = {domain},
-                                        .owner_partner_id = owner})
-                      .ok());
-    }
-    AddSubscription(kApss, OfferType::kApss, kContosoDir, "contoso");
-    AddSubscription(kPayg, OfferType::kPayAsYouGo, kContosoDir, std::nullopt);
-    AddSubscription(kFabrikamCsp, OfferType::kCsp, kFabrikamDir, "contoso");
-    AddSubscription(kFabrikamCsp2, OfferType::kCsp, kFabrikamDir, "contoso");
-    AddSubscription(kWingtipCsp, OfferType::kCsp, kWingtipDir, "northwind");
-    AddSubscription(kFabrikamPayg, OfferType::kPayAsYouGo, kFabrikamDir, std::nullopt);
+    Seed(*store_);
+    if (HasFatalFailure()) return;
 
     auth_.principals["owner"] = MakeCaller("e0000000-0000-0000-0000-000000000001", kIurDir,
                                            Role::kOwner, "/subscriptions/" + kApss.ToString());
@@ -173,17 +128,6 @@ class RegistrationWorld : public ::testing::Test {
     router_ = std::make_unique<Router>(auth_, std::string(kBaseUrl));
     ASSERT_TRUE(AddAzureStackRoutes(*router_, *store_, options_).ok());
     ASSERT_TRUE(AddStackRoutes(*router_, *store_, options_).ok());
-  }
-
-  void AddSubscription(Guid id, OfferType offer, Guid directory, std::optional<PartnerId> partner) {
-    Subscription s;
-    s.id = id;
-    s.offer_type = offer;
-    s.directory_id = directory;
-    s.partner_id = partner;
-    if (!partner) s.billing_currency = "USD";
-    s.display_name = id.ToString();
-    ASSERT_TRUE(store_->parties().CreateSubscription(s, kT0.AddDays(-30)).ok());
   }
 
   // Sends one request; `target` may carry a query string ("…?api-version=…").

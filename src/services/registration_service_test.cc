@@ -7,36 +7,19 @@
 
 #include "core/error.h"
 #include "services/access_tokens.h"
+#include "services/testing/seed_world.h"
 #include "store/sqlite/sqlite_store.h"
 #include "wire/registration_token.h"
 
 namespace stackbill {
 namespace {
 
-Guid G(std::string_view text) { return *Guid::Parse(text); }
+using namespace seed_world;  // NOLINT(google-build-using-namespace): test-only constants
 
-// The seed's cast (SPEC §2): Contoso, a direct CSP partner, runs a
-// multi-tenant stack under its APSS subscription; the registrant lives in
-// IURContosoCSP, another directory than the stack's deployment directory.
-// Fabrikam is Contoso's customer; Wingtip is Northwind's.
-const Guid kContosoDir = G("c0000000-0000-0000-0000-000000000001");
-const Guid kIurDir = G("c0000000-0000-0000-0000-000000000002");
-const Guid kFabrikamDir = G("f0000000-0000-0000-0000-000000000001");
-const Guid kWingtipDir = G("f0000000-0000-0000-0000-000000000002");
-const Guid kNorthwindDir = G("b0000000-0000-0000-0000-000000000001");
-const Guid kApss = G("a0000000-0000-0000-0000-000000000001");
-const Guid kPayg = G("a0000000-0000-0000-0000-000000000002");
-const Guid kFabrikamCsp = G("a0000000-0000-0000-0000-000000000003");
-const Guid kFabrikamCsp2 = G("a0000000-0000-0000-0000-000000000004");
-const Guid kWingtipCsp = G("a0000000-0000-0000-0000-000000000005");
-const Guid kFabrikamPayg = G("a0000000-0000-0000-0000-000000000006");
-const Guid kCloud1 = G("5bf881b2-6be7-42a1-9f47-d6fcb6737747");
-const Guid kCloud2 = G("5bf881b2-6be7-42a1-9f47-d6fcb6737748");
 const Guid kOwnerId = G("e0000000-0000-0000-0000-000000000001");
 const Guid kReaderId = G("e0000000-0000-0000-0000-000000000002");
 const Guid kAdminId = G("e0000000-0000-0000-0000-000000000003");
 const Guid kNorthwindAdminId = G("e0000000-0000-0000-0000-000000000004");
-const Timestamp kT0 = Timestamp::FromUnixSeconds(1'800'000'000);
 
 Caller MakeCaller(Guid principal, Guid directory, Role role, std::string scope) {
   Caller caller;
@@ -75,48 +58,9 @@ class RegistrationServiceTest : public ::testing::Test {
     auto opened = OpenSqliteStore(SqliteOptions{.path = ":memory:"});
     ASSERT_TRUE(opened.ok()) << opened.status();
     store_ = std::move(*opened);
-    IdentityStore& ids = store_->identity();
-    PartyStore& parties = store_->parties();
-    ASSERT_TRUE(parties
-                    .CreatePartner({.id = "contoso", .name = "Contoso", .billing_currency = "USD"},
-                                   std::nullopt, kT0.AddDays(-30))
-                    .ok());
-    ASSERT_TRUE(
-        parties
-            .CreatePartner({.id = "northwind", .name = "Northwind", .billing_currency = "USD"},
-                           std::nullopt, kT0.AddDays(-30))
-            .ok());
-    for (auto [id, name, owner] :
-         {std::tuple{kContosoDir, "contosocsp.onmicrosoft.com",
-                     std::optional<PartnerId>("contoso")},
-          std::tuple{kIurDir, "iurcontosocsp.onmicrosoft.com", std::optional<PartnerId>("contoso")},
-          std::tuple{kNorthwindDir, "northwind.onmicrosoft.com",
-                     std::optional<PartnerId>("northwind")},
-          std::tuple{kFabrikamDir, "fabrikam.onmicrosoft.com", std::optional<PartnerId>()},
-          std::tuple{kWingtipDir, "wingtip.onmicrosoft.com", std::optional<PartnerId>()}}) {
-      ASSERT_TRUE(
-          ids.CreateDirectory(
-                 {.id = id, .display_name = name, .domains = {name}, .owner_partner_id = owner})
-              .ok());
-    }
-    AddSubscription(kApss, OfferType::kApss, kContosoDir, "contoso");
-    AddSubscription(kPayg, OfferType::kPayAsYouGo, kContosoDir, std::nullopt);
-    AddSubscription(kFabrikamCsp, OfferType::kCsp, kFabrikamDir, "contoso");
-    AddSubscription(kFabrikamCsp2, OfferType::kCsp, kFabrikamDir, "contoso");
-    AddSubscription(kWingtipCsp, OfferType::kCsp, kWingtipDir, "northwind");
-    AddSubscription(kFabrikamPayg, OfferType::kPayAsYouGo, kFabrikamDir, std::nullopt);
+    Seed(*store_);
+    if (HasFatalFailure()) return;
     service_ = std::make_unique<RegistrationService>(*store_, RegistrationServiceOptions{});
-  }
-
-  void AddSubscription(Guid id, OfferType offer, Guid directory, std::optional<PartnerId> partner) {
-    Subscription s;
-    s.id = id;
-    s.offer_type = offer;
-    s.directory_id = directory;
-    s.partner_id = partner;
-    if (!partner) s.billing_currency = "USD";
-    s.display_name = id.ToString();
-    ASSERT_TRUE(store_->parties().CreateSubscription(s, kT0.AddDays(-30)).ok());
   }
 
   RegistrationName Name(Guid sub = kApss, std::string name = "reg1") {
