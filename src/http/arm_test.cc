@@ -81,8 +81,8 @@ TEST(ArmTest, JsonResponseCarriesTheETag) {
 TEST(ArmTest, PageByOffsetLinksToTheNextPageCarryingTheQuery) {
   HttpRequest request = WithQuery({{"$skiptoken", "2"}});
   request.path = "/v1/stacks";
-  auto page = PageByOffset(request, "https://billing.example.com/", 5, 2,
-                           {{"api-version", "2017-06-01"}});
+  auto page =
+      PageByOffset(request, "https://billing.example.com/", 5, 2, {{"api-version", "2017-06-01"}});
   ASSERT_TRUE(page.ok()) << page.status();
   EXPECT_EQ(page->begin, 2u);
   EXPECT_EQ(page->end, 4u);
