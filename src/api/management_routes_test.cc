@@ -390,7 +390,8 @@ TEST_F(ManagementRoutesTest, APartnerAdminSeesOnlyItsOwnAuditEntriesAndOthers403
   MakePartnerAdmin("other", "other.onmicrosoft.com");
   auto audit = Call("GET", "/v1/audit", prov, "", {{"$top", "1000"}});
   ASSERT_EQ(audit.status, 200) << audit.body;
-  for (const auto& entry : Json(audit)["value"]) EXPECT_EQ(entry["partnerId"], "prov");
+  const nlohmann::json entries = Json(audit);  // kept alive for the loop
+  for (const auto& entry : entries["value"]) EXPECT_EQ(entry["partnerId"], "prov");
 
   // A principal with no role at all.
   auto principal = Call("POST", "/v1/principals", admin_token_,
