@@ -30,13 +30,14 @@ absl::Status AddManagementRoutes(Router& router, Store& store, const ApiOptions&
 // SPEC §3 Microsoft.AzureStack: registrations, getactivationkey,
 // customerSubscriptions (api-versions 2017-06-01 and 2022-06-01).
 absl::Status AddAzureStackRoutes(Router& router, Store& store, const ApiOptions& options);
-absl::Status AddAzureStackRoutes(Router& router, std::shared_ptr<RegistrationService> service,
+absl::Status AddAzureStackRoutes(Router& router,
+                                 const std::shared_ptr<RegistrationService>& service,
                                  const ApiOptions& options);
 
 // SPEC §6.1 stacks: /v1/stacks, /v1/stacks/{cloudId}, approval, claim,
 // subscribers.
 absl::Status AddStackRoutes(Router& router, Store& store, const ApiOptions& options);
-absl::Status AddStackRoutes(Router& router, std::shared_ptr<RegistrationService> service,
+absl::Status AddStackRoutes(Router& router, const std::shared_ptr<RegistrationService>& service,
                             const ApiOptions& options);
 
 // All of the above. The registration and stack routes share one

@@ -367,7 +367,8 @@ absl::Status AddAzureStackRoutes(Router& router, Store& store, const ApiOptions&
       router, std::make_shared<RegistrationService>(store, options.registrations), options);
 }
 
-absl::Status AddAzureStackRoutes(Router& router, std::shared_ptr<RegistrationService> service,
+absl::Status AddAzureStackRoutes(Router& router,
+                                 const std::shared_ptr<RegistrationService>& service,
                                  const ApiOptions& options) {
   if (options.page_size < 1) {
     return absl::InvalidArgumentError("ApiOptions.page_size must be at least 1");

@@ -165,7 +165,7 @@ absl::Status AddStackRoutes(Router& router, Store& store, const ApiOptions& opti
                         options);
 }
 
-absl::Status AddStackRoutes(Router& router, std::shared_ptr<RegistrationService> service,
+absl::Status AddStackRoutes(Router& router, const std::shared_ptr<RegistrationService>& service,
                             const ApiOptions& options) {
   if (options.page_size < 1) {
     return absl::InvalidArgumentError("ApiOptions.page_size must be at least 1");

@@ -7,7 +7,7 @@
 
 namespace stackbill {
 
-absl::Status AddOpsRoutes(Router& router, OpsOptions options) {
+absl::Status AddOpsRoutes(Router& router, const OpsOptions& options) {
   absl::Status status =
       router.Add(Route{.method = "GET",
                        .pattern = "/healthz",

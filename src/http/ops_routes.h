@@ -24,6 +24,6 @@ struct OpsOptions {
 };
 
 // Adds the three routes, named "ops.healthz", "ops.readyz", "ops.metrics".
-absl::Status AddOpsRoutes(Router& router, OpsOptions options);
+absl::Status AddOpsRoutes(Router& router, const OpsOptions& options);
 
 }  // namespace stackbill

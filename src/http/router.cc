@@ -261,7 +261,7 @@ HttpResponse Router::Dispatch(const HttpRequest& request, Timestamp now) const {
     try {
       absl::StatusOr<HttpResponse> result = route.handler(context);
       if (result.ok()) return *std::move(result);
-      const HttpResponse error = ErrorResponse(result.status());
+      HttpResponse error = ErrorResponse(result.status());
       if (error.status >= 500) {
         spdlog::error("request {} route {}: {}", request.request_id, route.name,
                       result.status().ToString());

@@ -47,7 +47,7 @@ struct ServerOptions {
   // Serve plain HTTP. Refused unless bind_address is a loopback address.
   bool insecure_http = false;
   // Larger request bodies get 413.
-  std::size_t max_body_bytes = 4 * 1024 * 1024;
+  std::size_t max_body_bytes = std::size_t{4} * 1024 * 1024;
   // Worker threads handling connections.
   int threads = 8;
   // Requests per keep-alive connection, and its idle timeout in seconds.

@@ -20,7 +20,7 @@ constexpr int kMaxCachedStatements = 512;
 
 int ToInt(std::size_t size) { return size > INT_MAX ? INT_MAX : static_cast<int>(size); }
 
-absl::Status MapResultCode(int rc, std::string message) {
+absl::Status MapResultCode(int rc, const std::string& message) {
   switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:

@@ -43,6 +43,9 @@ struct sqlite3_stmt;
 #define STACKBILL_STATUS_CONCAT_INNER(a, b) a##b
 #define STACKBILL_STATUS_CONCAT(a, b) STACKBILL_STATUS_CONCAT_INNER(a, b)
 
+// The macro arguments `tmp` and `lhs` name a declared variable, which cannot be
+// parenthesised; bugprone-macro-parentheses is silenced for these two macros.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define STACKBILL_RETURN_IF_ERROR(expr) \
   STACKBILL_RETURN_IF_ERROR_IMPL(STACKBILL_STATUS_CONCAT(stackbill_status_, __COUNTER__), expr)
 #define STACKBILL_RETURN_IF_ERROR_IMPL(tmp, expr) \
@@ -59,6 +62,7 @@ struct sqlite3_stmt;
   auto tmp = (expr);                                    \
   if (!tmp.ok()) return std::move(tmp).status();        \
   lhs = *std::move(tmp)
+// NOLINTEND(bugprone-macro-parentheses)
 
 namespace stackbill::sqlite {
 
