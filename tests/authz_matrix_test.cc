@@ -88,6 +88,7 @@ const Guid kCloudA = G("5bf881b2-6be7-42a1-9f47-d6fcb6737701");
 const Guid kCloudB = G("5bf881b2-6be7-42a1-9f47-d6fcb6737702");
 const Guid kCloudC = G("5bf881b2-6be7-42a1-9f47-d6fcb6737703");  // registered by a cell
 const Guid kLocalSubscription = G("9a000000-0000-0000-0000-000000000001");
+const Guid kMeter = G("fab6eb84-500b-4a09-a8ca-7358f8bbaea5");
 
 const Guid kAdminId = G("e0000000-0000-0000-0000-000000000001");
 const Guid kOwnerAdminId = G("e0000000-0000-0000-0000-000000000002");
@@ -217,7 +218,11 @@ class World {
     if (!secret.empty()) {
       request.headers.emplace_back("authorization", fmt::format("Bearer {}", secret));
     }
-    if (!body.empty()) request.headers.emplace_back("content-type", "application/json");
+    if (!body.empty()) {
+      const bool usage = path.ends_with("/usage");  // usage is NDJSON (SPEC §4)
+      request.headers.emplace_back("content-type",
+                                   usage ? "application/x-ndjson" : "application/json");
+    }
     request.body = body;
     request.remote_address = "127.0.0.1";
     request.request_id = "authz-matrix";
@@ -235,6 +240,13 @@ class World {
                                  parent, t),
            id);
     };
+    Must(store_->meters().CreateMeter({.meter_id = kMeter,
+                                       .name = "Base VM Size Hours",
+                                       .category = "Virtual Machines",
+                                       .unit = "Hours",
+                                       .commerce_meter_id = std::nullopt,
+                                       .custom = false}),
+         "meter");
     partner("owner", PartnerKind::kDirect, std::nullopt);
     partner("parent", PartnerKind::kIndirectProvider, std::nullopt);
     partner("reseller", PartnerKind::kIndirectReseller, "parent");
@@ -373,6 +385,16 @@ const Query kArm = {{"api-version", std::string(kApiVersion)}};
 std::string Row(std::string_view principals, std::string_view keys = "401 401",
                 std::string_view bad_tokens = "401 401 401") {
   return fmt::format("{} {} {}", bad_tokens, principals, keys);
+}
+
+// One usage record of stack A's local subscription (its tenant is mapped or
+// not: the answer is 200 either way, accepted or quarantined).
+std::string UsageLine() {
+  return fmt::format(
+      R"({{"id":"r1","tenantId":"{}","subscriptionId":"{}","meterId":"{}","quantity":1.5,)"
+      R"("usageStartTime":"{}","usageEndTime":"{}"}})",
+      kCustomerDir.ToString(), kLocalSubscription.ToString(), kMeter.ToString(),
+      kNow.AddHours(-3).TruncateToHour().ToString(), kNow.AddHours(-2).TruncateToHour().ToString());
 }
 
 // Route name → its cases. The spare token id is known only once a world is
@@ -560,6 +582,48 @@ std::map<std::string, std::vector<Case>> Matrix() {
          {},
          fmt::format(R"({{"tenantId":"{}"}})", kCustomerDir.ToString()),
          Row("200 404 200 404 404 404 404", "403 200")}}},
+
+      // SPEC §4 usage: ingestion takes only the stack's own activation key.
+      {"usage.post",
+       {{"stack A",
+         "/v1/stacks/" + a + "/usage",
+         {},
+         UsageLine(),
+         Row("401 401 401 401 401 401 401", "200 403")},
+        {"stack B",
+         "/v1/stacks/" + b + "/usage",
+         {},
+         UsageLine(),
+         Row("401 401 401 401 401 401 401", "403 200")}}},
+      // R11 supersede is the PlatformAdmin's (the record does not exist: 404).
+      {"usage.supersede",
+       {{"stack A",
+         "/v1/stacks/" + a + "/usage/supersede",
+         {},
+         R"({"reason":"meter fix","record":)" + UsageLine() + "}",
+         Row("404 403 403 403 403 403 403")}}},
+      {"quarantine.list",
+       {{"all visible", "/v1/quarantine", {}, "", Row(everyone)},
+        {"stack A", "/v1/quarantine", {{"cloudId", a}}, "", Row(a_readers)},
+        {"stack B", "/v1/quarantine", {{"cloudId", b}}, "", Row(b_readers)}}},
+      {"quarantine.replay",
+       {{"stack A",
+         "/v1/quarantine/replay",
+         {},
+         fmt::format(R"({{"cloudId":"{}"}})", a),
+         Row(a_writers)},
+        {"entry 999",
+         "/v1/quarantine/replay",
+         {},
+         R"({"ids":[999]})",
+         Row("404 404 404 404 404 404 404")}}},
+      {"meters.list", {{"all", "/v1/meters", {}, "", Row(everyone)}}},
+      {"meters.post",
+       {{"custom meter",
+         "/v1/meters",
+         {},
+         R"({"meterId":"0e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b","name":"GPU Hours","unit":"Hours"})",
+         Row(platform_only)}}},
   };
 }
 

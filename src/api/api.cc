@@ -3,13 +3,20 @@
 namespace stackbill {
 
 absl::Status AddApiRoutes(Router& router, Store& store, const ApiOptions& options) {
+  return AddApiRoutes(router, store, options,
+                      std::make_shared<IngestService>(store, options.ingest));
+}
+
+absl::Status AddApiRoutes(Router& router, Store& store, const ApiOptions& options,
+                          const std::shared_ptr<IngestService>& ingest) {
   if (auto status = AddManagementRoutes(router, store, options); !status.ok()) return status;
   // Shared by the routes' handlers, which outlive this call.
   auto registrations = std::make_shared<RegistrationService>(store, options.registrations);
   if (auto status = AddAzureStackRoutes(router, registrations, options); !status.ok()) {
     return status;
   }
-  return AddStackRoutes(router, registrations, options);
+  if (auto status = AddStackRoutes(router, registrations, options); !status.ok()) return status;
+  return AddUsageRoutes(router, store, ingest, options);
 }
 
 }  // namespace stackbill

@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "http/router.h"
+#include "services/ingest_service.h"
 #include "services/registration_service.h"
 #include "store/store.h"
 
@@ -20,6 +21,10 @@ struct ApiOptions {
   RegistrationServiceOptions registrations = {};
   // Items per page of ARM and /v1 lists before a nextLink.
   int page_size = 100;
+  // Usage ingestion (SPEC §4): limits, skew, retention, quarantine quota.
+  IngestOptions ingest = {};
+  // The largest usage request body (SPEC §4: 64 MiB); more is 413.
+  std::size_t max_usage_body_bytes = std::size_t{64} * 1024 * 1024;
 };
 
 // SPEC §6.1 identity and parties: /v1/directories, /v1/principals,
@@ -40,9 +45,20 @@ absl::Status AddStackRoutes(Router& router, Store& store, const ApiOptions& opti
 absl::Status AddStackRoutes(Router& router, const std::shared_ptr<RegistrationService>& service,
                             const ApiOptions& options);
 
+// SPEC §4 usage: POST /v1/stacks/{cloudId}/usage (activation key),
+// POST /v1/stacks/{cloudId}/usage/supersede, GET /v1/quarantine,
+// POST /v1/quarantine/replay, GET and POST /v1/meters.
+absl::Status AddUsageRoutes(Router& router, Store& store,
+                            const std::shared_ptr<IngestService>& service,
+                            const ApiOptions& options);
+
 // All of the above. The registration and stack routes share one
 // RegistrationService, so one process serialises their check-then-write
 // mutations with one mutex.
 absl::Status AddApiRoutes(Router& router, Store& store, const ApiOptions& options);
+// The same with the caller's IngestService (`serve` also runs its re-route
+// pass).
+absl::Status AddApiRoutes(Router& router, Store& store, const ApiOptions& options,
+                          const std::shared_ptr<IngestService>& ingest);
 
 }  // namespace stackbill

@@ -16,6 +16,7 @@
 
 #include "api/api.h"
 #include "api/json_body.h"
+#include "api/request_params.h"
 #include "core/error.h"
 #include "http/arm.h"
 #include "services/identity_service.h"
@@ -24,7 +25,6 @@ namespace stackbill {
 namespace {
 
 // The largest page a client may ask for with $top.
-constexpr int kMaxTop = 1000;
 
 absl::StatusOr<Guid> PathGuid(const RequestContext& ctx, std::string_view name) {
   absl::StatusOr<Guid> guid = Guid::Parse(ctx.Param(name));
@@ -89,26 +89,6 @@ auto ParseMember(Parse parse, const std::string& text, std::string_view key)
 
 nlohmann::json ValueList(nlohmann::json items) {
   return nlohmann::json{{"value", std::move(items)}};
-}
-
-// The page size of a list: $top when given (1..kMaxTop), else the default.
-absl::StatusOr<int> PageSize(const RequestContext& ctx, int default_size) {
-  std::optional<std::string_view> top = ctx.request.Query("$top");
-  if (!top) return default_size;
-  int value = 0;
-  bool ok = !top->empty() && top->size() <= 4;
-  for (char c : *top) {
-    if (c < '0' || c > '9') {
-      ok = false;
-      break;
-    }
-    value = value * 10 + (c - '0');
-  }
-  if (!ok || value < 1 || value > kMaxTop) {
-    return InvalidArgumentError("InvalidPageSize",
-                                fmt::format("'$top' must be a whole number from 1 to {}", kMaxTop));
-  }
-  return value;
 }
 
 // Adds `route` to the router, keeping the first failure.

@@ -15,6 +15,7 @@
 
 #include "api/api.h"
 #include "api/json_body.h"
+#include "api/request_params.h"
 #include "core/error.h"
 #include "http/arm.h"
 #include "services/registration_service.h"
@@ -23,15 +24,6 @@ namespace stackbill {
 namespace {
 
 using Service = std::shared_ptr<RegistrationService>;  // shared by the handlers' copies
-
-absl::StatusOr<Guid> GuidParam(const RequestContext& context, std::string_view name) {
-  const std::string& text = context.Param(name);
-  absl::StatusOr<Guid> id = Guid::Parse(text);
-  if (!id.ok()) {
-    return InvalidArgumentError("InvalidGuid", fmt::format("'{}' is not a GUID: '{}'", name, text));
-  }
-  return *id;
-}
 
 nlohmann::json ApprovalJson(const BillingModelApproval& approval) {
   nlohmann::json body = {{"cloudId", approval.cloud_id.ToString()},

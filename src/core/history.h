@@ -4,6 +4,7 @@
 // billed (SPEC §1), as loaded from the store. A plain aggregate; HistoryView
 // (below) indexes it for the as-of look-ups that rules and routing make.
 
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -27,6 +28,9 @@ struct History {
   std::vector<Registration> registrations;
   std::vector<CustomerSubscription> customer_subscriptions;
   std::vector<StackSubscriber> stack_subscribers;
+  // The store's history version when this snapshot was read (it changes with
+  // every change of the facts above); 0 when unknown.
+  std::int64_t version = 0;
 };
 
 // HistoryView: the as-of look-ups of SPEC §1 over one History. Every look-up

@@ -16,9 +16,8 @@ struct StatusOverride {
 // Product codes whose HTTP status does not follow their canonical code (see
 // the header for the reason of each).
 constexpr std::array kStatusOverrides = {
-    StatusOverride{"StackNotRegistered", 403},
-    StatusOverride{"PreconditionFailed", 412},
-    StatusOverride{"RequestEntityTooLarge", 413},
+    StatusOverride{"StackNotRegistered", 403},    StatusOverride{"PreconditionFailed", 412},
+    StatusOverride{"RequestEntityTooLarge", 413}, StatusOverride{"TooManyRecords", 413},
     StatusOverride{"UnsupportedMediaType", 415},
 };
 

@@ -24,7 +24,8 @@
 //                                conflict it can resolve by retrying)
 //   PreconditionFailed      412  If-Match did not match the resource's ETag
 //   RequestEntityTooLarge   413  body over the server's limit
-//   UnsupportedMediaType    415  body is not JSON
+//   TooManyRecords          413  a usage body over the records limit (SPEC §4)
+//   UnsupportedMediaType    415  body is not JSON (usage: not NDJSON or JSON)
 //
 // 5xx answers never carry the status's message (it may name files, SQL or
 // hosts): they say something generic; the caller logs the real status.

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cassert>
 #include <exception>
 #include <utility>
@@ -206,6 +207,12 @@ absl::StatusOr<Caller> Router::Authenticate(const Route& route, const HttpReques
       break;
   }
   return Caller{};
+}
+
+std::size_t Router::LargestBodyLimit() const {
+  std::size_t largest = 0;
+  for (const Route& route : routes_) largest = std::max(largest, route.max_body_bytes);
+  return largest;
 }
 
 HttpResponse Router::Dispatch(const HttpRequest& request, Timestamp now) const {

@@ -64,6 +64,9 @@ struct Route {
   std::string name;  // stable id for logs, metrics and tests: "registrations.put"
   RouteHandler handler;
   RouteValidator validate = nullptr;  // optional; runs before authentication
+  // The largest request body this route takes; 0: the server's default
+  // (ServerOptions::max_body_bytes). The server answers 413 beyond it.
+  std::size_t max_body_bytes = 0;
 };
 
 class Router {
@@ -81,6 +84,9 @@ class Router {
   // error becomes the ARM envelope (ErrorResponse). Every response carries
   // x-ms-request-id = request.request_id.
   HttpResponse Dispatch(const HttpRequest& request, Timestamp now) const;
+
+  // The largest Route::max_body_bytes of any route (0 when none sets one).
+  std::size_t LargestBodyLimit() const;
 
   // The route matched by (method, path), or nullptr (for logs and metrics).
   const Route* Match(std::string_view method, std::string_view path) const;

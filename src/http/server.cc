@@ -8,6 +8,8 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -33,6 +35,8 @@ struct RequestState {
   std::string request_id;
   std::string client_request_id;
   std::string route = "unmatched";
+  std::size_t body_limit = 0;     // the matched route's body limit
+  std::size_t body_reserved = 0;  // bytes of max_body_bytes_in_flight held
 };
 thread_local RequestState current_request;
 
@@ -238,7 +242,7 @@ void HttpServer::Install() {
   httplib::Server& s = *server_;
   const auto threads = static_cast<std::size_t>(options_.threads);
   s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  s.set_payload_max_length(options_.max_body_bytes);
+  s.set_payload_max_length(std::max(options_.max_body_bytes, router_.LargestBodyLimit()));
   s.set_keep_alive_max_count(static_cast<std::size_t>(options_.keep_alive_max_requests));
   s.set_keep_alive_timeout(options_.keep_alive_timeout_seconds);
   s.set_read_timeout(options_.read_timeout_seconds);
@@ -251,22 +255,70 @@ void HttpServer::Install() {
     setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
   });
 
-  s.set_pre_routing_handler([this](const httplib::Request& request, httplib::Response&) {
+  s.set_pre_routing_handler([this](const httplib::Request& request, httplib::Response& response) {
     const Route* route =
         router_.Match(request.method == "HEAD" ? "GET" : request.method, request.path);
     // A request of this thread that never reached the logger (its response
     // could not be written) is no longer in flight.
-    if (current_request.active) metrics_.RequestEnded();
+    if (current_request.active) {
+      metrics_.RequestEnded();
+      body_bytes_in_flight_ -= current_request.body_reserved;
+    }
     metrics_.RequestStarted();
     current_request = RequestState{.active = true,
                                    .start = std::chrono::steady_clock::now(),
                                    .request_id = NewRequestId(),
                                    .client_request_id = ClientRequestId(request),
-                                   .route = route != nullptr ? route->name : "unmatched"};
+                                   .route = route != nullptr ? route->name : "unmatched",
+                                   .body_limit = route != nullptr && route->max_body_bytes > 0
+                                                     ? route->max_body_bytes
+                                                     : options_.max_body_bytes,
+                                   .body_reserved = 0};
+    // Refused before the body is read: its size is known from Content-Length
+    // (a chunked body is checked once read, in `handle`). The connection is
+    // closed after the answer, since the unread body is still on it.
+    const auto refuse = [&](int status, std::string_view code, const std::string& message) {
+      response.status = status;
+      response.set_content(ArmErrorBody(code, message), "application/json; charset=utf-8");
+      response.set_header("x-ms-request-id", current_request.request_id);
+      response.set_header("Connection", "close");
+      if (status == 429) response.set_header("Retry-After", "1");
+      return httplib::Server::HandlerResponse::Handled;
+    };
+    std::size_t length = 0;
+    if (request.has_header("Content-Length")) {
+      const std::string text = request.get_header_value("Content-Length");
+      const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), length);
+      if (error != std::errc() || end != text.data() + text.size()) length = 0;
+    }
+    if (length > current_request.body_limit) {
+      return refuse(413, "RequestEntityTooLarge",
+                    "The request body is larger than the limit of " +
+                        std::to_string(current_request.body_limit) + " bytes.");
+    }
+    if (length > 0) {
+      const std::size_t before = body_bytes_in_flight_.fetch_add(length);
+      if (before + length > options_.max_body_bytes_in_flight) {
+        body_bytes_in_flight_ -= length;
+        return refuse(429, "TooManyRequests",
+                      "The server is receiving as many request bytes as it takes at once. Retry "
+                      "the request after the Retry-After interval.");
+      }
+      current_request.body_reserved = length;
+    }
     return httplib::Server::HandlerResponse::Unhandled;
   });
 
   const auto handle = [this](const httplib::Request& in, httplib::Response& out) {
+    if (in.body.size() > current_request.body_limit) {  // a chunked body over the route's limit
+      out.status = 413;
+      out.set_content(ArmErrorBody("RequestEntityTooLarge",
+                                   "The request body is larger than the limit of " +
+                                       std::to_string(current_request.body_limit) + " bytes."),
+                      "application/json; charset=utf-8");
+      out.set_header("x-ms-request-id", current_request.request_id);
+      return;
+    }
     const HttpRequest request = ToHttpRequest(in);
     const HttpResponse response = router_.Dispatch(request, clock_());
     ToLibraryResponse(response, out);
@@ -304,6 +356,7 @@ void HttpServer::Install() {
     RequestState state;
     if (current_request.active) {
       metrics_.RequestEnded();
+      body_bytes_in_flight_ -= current_request.body_reserved;
       state = std::move(current_request);
     } else {
       state.request_id = current_request.request_id;

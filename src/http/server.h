@@ -6,7 +6,10 @@
 // once per request) and handed to Router::Dispatch; the HttpResponse goes
 // back out. The server also:
 //  - answers 413 "RequestEntityTooLarge" (ARM envelope) for a body over
-//    max_body_bytes, and the ARM envelope for any error it finds itself;
+//    the route's limit (Route::max_body_bytes, else max_body_bytes), 429
+//    "TooManyRequests" with Retry-After when the bodies in flight would pass
+//    max_body_bytes_in_flight, and the ARM envelope for any error it finds
+//    itself;
 //  - sets x-ms-request-id (a random v4 UUID) on every response and echoes the
 //    caller's x-ms-client-request-id;
 //  - writes one access-log line per response (method, path without the query,
@@ -46,8 +49,12 @@ struct ServerOptions {
   std::string tls_key_file;
   // Serve plain HTTP. Refused unless bind_address is a loopback address.
   bool insecure_http = false;
-  // Larger request bodies get 413.
+  // Larger request bodies get 413 (a route may allow more: Route::max_body_bytes).
   std::size_t max_body_bytes = std::size_t{4} * 1024 * 1024;
+  // The request bodies being received or handled at once, in bytes (by their
+  // Content-Length): a request that would exceed it gets 429 with
+  // Retry-After instead of waiting in an unbounded queue (SPEC §4).
+  std::size_t max_body_bytes_in_flight = std::size_t{512} * 1024 * 1024;
   // Worker threads handling connections.
   int threads = 8;
   // Requests per keep-alive connection, and its idle timeout in seconds.
@@ -110,6 +117,7 @@ class HttpServer {
   std::unique_ptr<httplib::Server> server_;
   std::thread listener_;
   std::atomic<bool> listening_{false};
+  std::atomic<std::size_t> body_bytes_in_flight_{0};
   int port_ = 0;
 };
 

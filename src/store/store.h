@@ -69,6 +69,8 @@ inline constexpr std::string_view kPeriodsCloseInOrder = "PeriodsCloseInOrder";
 inline constexpr std::string_view kInvalidCursor = "InvalidCursor";
 inline constexpr std::string_view kInvalidPageSize = "InvalidPageSize";
 inline constexpr std::string_view kStoreSchemaTooNew = "StoreSchemaTooNew";
+inline constexpr std::string_view kHistoryChanged = "HistoryChanged";
+inline constexpr std::string_view kUsageNotFound = "UsageNotFound";
 }  // namespace store_errors
 
 // ---------------------------------------------------------------------------
@@ -388,8 +390,12 @@ class RegistrationStore {
   virtual absl::Status ExpireActivationKeys(const Guid& cloud_id, Timestamp at) = 0;
 
   // Every effective-dated fact (all versions) in one consistent snapshot, for
-  // the routing core. Each list is ordered by its key, then from.
+  // the routing core, with the history version it was read at. Each list is
+  // ordered by its key, then from.
   virtual absl::StatusOr<History> LoadHistory() = 0;
+  // The history version: it increases with every committed change of a fact
+  // that LoadHistory returns (any Store sharing the database sees it).
+  virtual absl::StatusOr<std::int64_t> HistoryVersion() = 0;
 };
 
 // ---------------------------------------------------------------------------
@@ -437,6 +443,81 @@ struct RoutingUpdate {
   Timestamp reported_time;
 };
 
+// A record that failed validation, kept with the reason and raw text until
+// replayed (R10); the quarantine area below stores them.
+struct QuarantineEntry {
+  std::int64_t id = 0;  // assigned by the store (increasing); ignored by AddQuarantine
+  Guid cloud_id;
+  Timestamp received_at;
+  std::string code;  // "UnknownMeter", "ConflictingDuplicate", …
+  std::string message;
+  std::string raw_text;   // the record exactly as received (bytes, need not be UTF-8)
+  std::string record_id;  // the record's `id`, when it had one
+  std::optional<Timestamp> replayed_at;  // set by MarkReplayed
+  friend bool operator==(const QuarantineEntry&, const QuarantineEntry&) = default;
+};
+
+// One ingest request's (or a group commit's) write: accepted-to-be records,
+// the records that failed validation, and the checks that must hold at commit.
+struct IngestWrite {
+  std::span<const UsageRecord> records;
+  // Parallel to records: each record's raw text, quarantined with
+  // ConflictingDuplicate when its identity is stored with other content.
+  std::span<const std::string_view> raw_texts;
+  // Parallel to records when non-empty: the quarantine entry a record is a
+  // replay of (0: none). Accepted and duplicate replays mark their entry
+  // replayed at received_at; a replay that conflicts is not quarantined again.
+  std::span<const std::int64_t> replay_of;
+  // Records that failed validation, added to the quarantine.
+  std::span<const QuarantineEntry> quarantine;
+  Timestamp received_at;
+  // When set, the write commits only if the history version is still this
+  // one (FailedPrecondition / HistoryChanged otherwise, nothing written): the
+  // records were routed with that history (R13).
+  std::optional<std::int64_t> history_version;
+};
+
+struct IngestWriteResult {
+  std::vector<UsageOutcome> outcomes;        // per record, as WriteUsage
+  std::vector<std::int64_t> quarantine_ids;  // per IngestWrite::quarantine entry
+  // Per record: the quarantine id of a conflicting duplicate (0: none).
+  std::vector<std::int64_t> conflict_ids;
+};
+
+// A pending re-route (R13): stored usage of `cloud_id` (none: every cloud)
+// whose usageStartTime is at or after `from` may route differently since a
+// change of the effective-dated history.
+struct RerouteMarker {
+  std::int64_t id = 0;
+  std::optional<Guid> cloud_id;
+  Timestamp from;
+  friend bool operator==(const RerouteMarker&, const RerouteMarker&) = default;
+};
+
+// R11: a PlatformAdmin's replacement of a stored record's content.
+struct UsageSupersession {
+  std::int64_t id = 0;  // assigned by the store
+  Guid cloud_id;
+  std::string identity;
+  Timestamp at;
+  Guid actor_principal_id;
+  std::string reason;
+  // What was replaced (for closed-period adjustments).
+  Guid old_meter_id;
+  Quantity old_quantity;
+  Timestamp old_usage_start;
+  Guid old_billed_subscription_id;
+  std::string old_content_hash;
+  Quantity new_quantity;
+  friend bool operator==(const UsageSupersession&, const UsageSupersession&) = default;
+};
+
+// Per stack: the last accepted usage and how many records were accepted.
+struct StackIngestStats {
+  Timestamp last_received_at;
+  std::int64_t accepted = 0;
+};
+
 class UsageStore {
  public:
   virtual ~UsageStore() = default;
@@ -469,26 +550,45 @@ class UsageStore {
   // Applies every update or none. NotFound (and nothing changes) when one
   // names an unknown (cloudId, identity).
   virtual absl::Status UpdateRouting(std::span<const RoutingUpdate> updates) = 0;
+
+  // The ingest path (SPEC §4): in ONE transaction, writes the records with
+  // WriteUsage's contract, quarantines conflicting duplicates and the
+  // validation failures, marks replayed entries, and counts the stack's
+  // accepted records (StackIngestStats). All or nothing; durable when OK.
+  // REQUIRES: raw_texts (and replay_of, when non-empty) parallel to records
+  // (InvalidArgument). FailedPrecondition / HistoryChanged as documented on
+  // IngestWrite::history_version.
+  virtual absl::StatusOr<IngestWriteResult> WriteIngest(const IngestWrite& write) = 0;
+
+  // Pending re-routes, oldest first.
+  virtual absl::StatusOr<std::vector<RerouteMarker>> ListRerouteMarkers() = 0;
+  // Deletes markers (done); unknown ids are ignored.
+  virtual absl::Status DeleteRerouteMarkers(std::span<const std::int64_t> ids) = 0;
+
+  // R11: replaces the content of the stored record (replacement.cloud_id,
+  // replacement.identity) — tenant, subscription, meter, quantity, window,
+  // resource, instanceData, content hash, routing, reported time — and records
+  // the supersession, in one transaction. Returns the record as it was.
+  // NotFound / UsageNotFound for an unknown record.
+  virtual absl::StatusOr<UsageRecord> SupersedeUsage(const UsageRecord& replacement,
+                                                     const UsageSupersession& supersession) = 0;
+  // Supersessions, oldest first; of one cloud when given.
+  virtual absl::StatusOr<std::vector<UsageSupersession>> ListSupersessions(
+      const std::optional<Guid>& cloud_id) = 0;
+  // Per stack with accepted usage.
+  virtual absl::StatusOr<std::map<Guid, StackIngestStats>> ListStackIngestStats() = 0;
 };
 
 // ---------------------------------------------------------------------------
 // Quarantine: records that failed validation, kept with the reason and raw
 // text until replayed (R10).
 
-struct QuarantineEntry {
-  std::int64_t id = 0;  // assigned by the store (increasing); ignored by AddQuarantine
-  Guid cloud_id;
-  Timestamp received_at;
-  std::string code;  // "UnknownMeter", "ConflictingDuplicate", …
-  std::string message;
-  std::string raw_text;   // the record exactly as received (bytes, need not be UTF-8)
-  std::string record_id;  // the record's `id`, when it had one
-  std::optional<Timestamp> replayed_at;  // set by MarkReplayed
-  friend bool operator==(const QuarantineEntry&, const QuarantineEntry&) = default;
-};
-
 struct QuarantineFilter {
   std::optional<Guid> cloud_id{};
+  // Only entries of these stacks (a caller's visible stacks); empty list: none.
+  std::optional<std::vector<Guid>> cloud_ids{};
+  // Only these entries.
+  std::optional<std::vector<std::int64_t>> ids{};
   std::optional<std::string> code{};
   std::optional<Timestamp> received_from{};  // inclusive
   std::optional<Timestamp> received_to{};    // exclusive

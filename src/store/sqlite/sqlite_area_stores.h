@@ -4,7 +4,11 @@
 // (internal to store/sqlite). Each borrows the Database, which must outlive
 // it; all are thread-safe.
 
+#include <cstdint>
 #include <memory>
+#include <span>
+#include <string>
+#include <vector>
 
 #include "store/sqlite/sqlite_database.h"
 #include "store/store.h"
@@ -20,5 +24,13 @@ std::unique_ptr<QuarantineStore> NewSqliteQuarantineStore(Database& database);
 std::unique_ptr<PriceSheetStore> NewSqlitePriceSheetStore(Database& database);
 std::unique_ptr<BillingStore> NewSqliteBillingStore(Database& database);
 std::unique_ptr<AuditLog> NewSqliteAuditLog(Database& database);
+
+// Shared by the quarantine and usage stores: inserts quarantine entries in
+// the connection's write transaction and returns their ids, in order.
+absl::StatusOr<std::vector<std::int64_t>> InsertQuarantine(
+    Connection& connection, std::span<const QuarantineEntry> entries);
+
+// "?, ?, …" with n placeholders (for IN lists).
+std::string Placeholders(std::size_t n);
 
 }  // namespace stackbill::sqlite

@@ -537,4 +537,12 @@ absl::Status Migrate(Connection& connection, std::span<const std::string_view> m
   return status;
 }
 
+absl::StatusOr<std::int64_t> ReadHistoryVersion(Connection& connection) {
+  STACKBILL_ASSIGN_OR_RETURN(Statement stmt,
+                             connection.Prepare("SELECT version FROM history_version"));
+  STACKBILL_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return absl::DataLossError("history_version has no row");
+  return stmt.ReadInt();
+}
+
 }  // namespace stackbill::sqlite

@@ -32,37 +32,12 @@
 #include "absl/status/statusor.h"
 #include "core/decimal.h"
 #include "core/guid.h"
+#include "core/status_macros.h"
 #include "core/time.h"
 #include "store/sqlite/sqlite_store.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
-
-// Status plumbing. __COUNTER__ names each temporary uniquely, so that a macro
-// used inside a lambda passed to another does not shadow its variable.
-#define STACKBILL_STATUS_CONCAT_INNER(a, b) a##b
-#define STACKBILL_STATUS_CONCAT(a, b) STACKBILL_STATUS_CONCAT_INNER(a, b)
-
-// The macro arguments `tmp` and `lhs` name a declared variable, which cannot be
-// parenthesised; bugprone-macro-parentheses is silenced for these two macros.
-// NOLINTBEGIN(bugprone-macro-parentheses)
-#define STACKBILL_RETURN_IF_ERROR(expr) \
-  STACKBILL_RETURN_IF_ERROR_IMPL(STACKBILL_STATUS_CONCAT(stackbill_status_, __COUNTER__), expr)
-#define STACKBILL_RETURN_IF_ERROR_IMPL(tmp, expr) \
-  do {                                            \
-    if (absl::Status tmp = (expr); !tmp.ok()) {   \
-      return tmp;                                 \
-    }                                             \
-  } while (false)
-
-#define STACKBILL_ASSIGN_OR_RETURN(lhs, expr)                                                      \
-  STACKBILL_ASSIGN_OR_RETURN_IMPL(STACKBILL_STATUS_CONCAT(stackbill_status_or_, __COUNTER__), lhs, \
-                                  expr)
-#define STACKBILL_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
-  auto tmp = (expr);                                    \
-  if (!tmp.ok()) return std::move(tmp).status();        \
-  lhs = *std::move(tmp)
-// NOLINTEND(bugprone-macro-parentheses)
 
 namespace stackbill::sqlite {
 
@@ -266,6 +241,10 @@ class Database {
 // Whether `sql` (with `values` bound) returns at least one row.
 absl::StatusOr<bool> RowExists(Connection& connection, std::string_view sql,
                                const std::vector<SqlValue>& values);
+
+// The history version (store.h: RegistrationStore::HistoryVersion), read in
+// the connection's current transaction.
+absl::StatusOr<std::int64_t> ReadHistoryVersion(Connection& connection);
 
 // The schema: migration i (0-based) takes the database from version i to i+1.
 std::span<const std::string_view> SchemaMigrations();

@@ -36,9 +36,55 @@ Where FilterWhere(const QuarantineFilter& filter) {
               {std::int64_t{filter.received_to->unix_seconds()},
                std::int64_t{filter.received_to->nanos()}});
   }
+  if (filter.cloud_ids) {
+    std::vector<SqlValue> values;
+    for (const Guid& id : *filter.cloud_ids) values.push_back(GuidValue(id));
+    // The condition first: the order in which arguments are evaluated is
+    // unspecified, and std::move(values) may empty `values` before it is read.
+    std::string condition =
+        values.empty() ? "0" : Cat("cloud_id IN (", Placeholders(values.size()), ")");
+    where.Add(std::move(condition), std::move(values));
+  }
+  if (filter.ids) {
+    std::vector<SqlValue> values(filter.ids->begin(), filter.ids->end());
+    std::string condition = values.empty() ? "0" : Cat("id IN (", Placeholders(values.size()), ")");
+    where.Add(std::move(condition), std::move(values));
+  }
   if (!filter.include_replayed) where.Add("replayed_s IS NULL");
   return where;
 }
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::int64_t>> InsertQuarantine(
+    Connection& c, std::span<const QuarantineEntry> entries) {
+  std::vector<std::int64_t> ids;
+  ids.reserve(entries.size());
+  STACKBILL_ASSIGN_OR_RETURN(
+      Statement insert,
+      c.Prepare("INSERT INTO quarantine (cloud_id, received_s, received_ns, code, message, "
+                "raw_text, record_id) VALUES (?, ?, ?, ?, ?, ?, ?)"));
+  for (const auto& entry : entries) {
+    insert.Reset();
+    insert.BindGuid(entry.cloud_id)
+        .BindTime(entry.received_at)
+        .BindText(entry.code)
+        .BindText(entry.message)
+        .BindBlob(entry.raw_text)
+        .BindText(entry.record_id);
+    STACKBILL_RETURN_IF_ERROR(insert.Run());
+    ids.push_back(c.last_insert_rowid());
+  }
+  return ids;
+}
+
+std::string Placeholders(std::size_t n) {
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) out.append(i == 0 ? "?" : ", ?");
+  return out;
+}
+
+namespace {
 
 class SqliteQuarantineStore final : public QuarantineStore {
  public:
@@ -55,22 +101,7 @@ class SqliteQuarantineStore final : public QuarantineStore {
     std::vector<std::int64_t> ids;
     if (entries.empty()) return ids;
     STACKBILL_RETURN_IF_ERROR(db_.Write([&](Connection& c) -> absl::Status {
-      ids.clear();
-      STACKBILL_ASSIGN_OR_RETURN(
-          Statement insert,
-          c.Prepare("INSERT INTO quarantine (cloud_id, received_s, received_ns, code, message, "
-                    "raw_text, record_id) VALUES (?, ?, ?, ?, ?, ?, ?)"));
-      for (const auto& entry : entries) {
-        insert.Reset();
-        insert.BindGuid(entry.cloud_id)
-            .BindTime(entry.received_at)
-            .BindText(entry.code)
-            .BindText(entry.message)
-            .BindBlob(entry.raw_text)
-            .BindText(entry.record_id);
-        STACKBILL_RETURN_IF_ERROR(insert.Run());
-        ids.push_back(c.last_insert_rowid());
-      }
+      STACKBILL_ASSIGN_OR_RETURN(ids, InsertQuarantine(c, entries));
       return absl::OkStatus();
     }));
     return ids;

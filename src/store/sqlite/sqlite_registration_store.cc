@@ -765,13 +765,24 @@ class SqliteRegistrationStore final : public RegistrationStore {
                       "resource_group_key, name_key, customer_subscription_id, from_s, "
                       "from_ns"),
                   {}, ReadCustomerSubscription, history.customer_subscriptions));
-      return ReadAll(c,
-                     Cat("SELECT ", kSubscriberColumns,
-                         " FROM stack_subscribers ORDER BY cloud_id, "
-                         "local_subscription_id, from_s, from_ns"),
-                     {}, ReadSubscriber, history.stack_subscribers);
+      STACKBILL_RETURN_IF_ERROR(ReadAll(c,
+                                        Cat("SELECT ", kSubscriberColumns,
+                                            " FROM stack_subscribers ORDER BY cloud_id, "
+                                            "local_subscription_id, from_s, from_ns"),
+                                        {}, ReadSubscriber, history.stack_subscribers));
+      STACKBILL_ASSIGN_OR_RETURN(history.version, ReadHistoryVersion(c));
+      return absl::OkStatus();
     }));
     return history;
+  }
+
+  absl::StatusOr<std::int64_t> HistoryVersion() override {
+    std::int64_t version = 0;
+    STACKBILL_RETURN_IF_ERROR(db_.Read([&](Connection& c) -> absl::Status {
+      STACKBILL_ASSIGN_OR_RETURN(version, ReadHistoryVersion(c));
+      return absl::OkStatus();
+    }));
+    return version;
   }
 
  private:

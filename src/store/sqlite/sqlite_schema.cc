@@ -334,7 +334,160 @@ CREATE TRIGGER audit_log_append_only_delete BEFORE DELETE ON audit_log
   BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 )sql";
 
-constexpr std::array<std::string_view, 1> kMigrations = {kVersion1};
+constexpr std::string_view kVersion2 = R"sql(
+-- Usage ingestion (SPEC §4).
+--
+-- history_version is bumped, by the triggers below, whenever a fact that
+-- routing or tenant resolution reads changes. An ingest transaction routes
+-- with a cached history and commits only if the version is still the one it
+-- routed with (R13: routing depends on the history alone, whatever the node).
+CREATE TABLE history_version (
+  id      INTEGER PRIMARY KEY CHECK (id = 1),
+  version INTEGER NOT NULL
+);
+INSERT INTO history_version (id, version) VALUES (1, 0);
+
+-- A change of registrations, customer subscriptions, partner links or
+-- subscription ownership leaves a marker: stored usage of that cloud (NULL:
+-- every cloud) dated from from_s on may route differently now. Markers are
+-- written in the changing transaction, so a crash cannot lose a re-route;
+-- the re-route pass deletes them once done.
+CREATE TABLE reroute_markers (
+  id       INTEGER PRIMARY KEY,
+  cloud_id BLOB,
+  from_s   INTEGER NOT NULL
+);
+
+CREATE TRIGGER partners_history_insert AFTER INSERT ON partners
+  BEGIN UPDATE history_version SET version = version + 1; END;
+CREATE TRIGGER partners_history_update AFTER UPDATE ON partners
+  BEGIN UPDATE history_version SET version = version + 1; END;
+CREATE TRIGGER partners_history_delete AFTER DELETE ON partners
+  BEGIN UPDATE history_version SET version = version + 1; END;
+CREATE TRIGGER partner_parent_links_history_insert AFTER INSERT ON partner_parent_links
+  BEGIN UPDATE history_version SET version = version + 1; END;
+CREATE TRIGGER partner_parent_links_history_update AFTER UPDATE ON partner_parent_links
+  BEGIN UPDATE history_version SET version = version + 1; END;
+CREATE TRIGGER partner_parent_links_history_delete AFTER DELETE ON partner_parent_links
+  BEGIN UPDATE history_version SET version = version + 1; END;
+CREATE TRIGGER subscriptions_history_insert AFTER INSERT ON subscriptions
+  BEGIN UPDATE history_version SET version = version + 1; END;
+CREATE TRIGGER subscriptions_history_update AFTER UPDATE ON subscriptions
+  BEGIN UPDATE history_version SET version = version + 1; END;
+CREATE TRIGGER subscriptions_history_delete AFTER DELETE ON subscriptions
+  BEGIN UPDATE history_version SET version = version + 1; END;
+CREATE TRIGGER subscription_owners_history_insert AFTER INSERT ON subscription_owners
+  BEGIN UPDATE history_version SET version = version + 1; END;
+CREATE TRIGGER subscription_owners_history_update AFTER UPDATE ON subscription_owners
+  BEGIN UPDATE history_version SET version = version + 1; END;
+CREATE TRIGGER subscription_owners_history_delete AFTER DELETE ON subscription_owners
+  BEGIN UPDATE history_version SET version = version + 1; END;
+CREATE TRIGGER stacks_history_insert AFTER INSERT ON stacks
+  BEGIN UPDATE history_version SET version = version + 1; END;
+CREATE TRIGGER stacks_history_update AFTER UPDATE ON stacks
+  BEGIN UPDATE history_version SET version = version + 1; END;
+CREATE TRIGGER stacks_history_delete AFTER DELETE ON stacks
+  BEGIN UPDATE history_version SET version = version + 1; END;
+CREATE TRIGGER registrations_history_insert AFTER INSERT ON registrations
+  BEGIN UPDATE history_version SET version = version + 1; END;
+CREATE TRIGGER registrations_history_update AFTER UPDATE ON registrations
+  BEGIN UPDATE history_version SET version = version + 1; END;
+CREATE TRIGGER registrations_history_delete AFTER DELETE ON registrations
+  BEGIN UPDATE history_version SET version = version + 1; END;
+CREATE TRIGGER customer_subscriptions_history_insert AFTER INSERT ON customer_subscriptions
+  BEGIN UPDATE history_version SET version = version + 1; END;
+CREATE TRIGGER customer_subscriptions_history_update AFTER UPDATE ON customer_subscriptions
+  BEGIN UPDATE history_version SET version = version + 1; END;
+CREATE TRIGGER customer_subscriptions_history_delete AFTER DELETE ON customer_subscriptions
+  BEGIN UPDATE history_version SET version = version + 1; END;
+CREATE TRIGGER stack_subscribers_history_insert AFTER INSERT ON stack_subscribers
+  BEGIN UPDATE history_version SET version = version + 1; END;
+CREATE TRIGGER stack_subscribers_history_update AFTER UPDATE ON stack_subscribers
+  BEGIN UPDATE history_version SET version = version + 1; END;
+CREATE TRIGGER stack_subscribers_history_delete AFTER DELETE ON stack_subscribers
+  BEGIN UPDATE history_version SET version = version + 1; END;
+
+CREATE TRIGGER registrations_reroute_insert AFTER INSERT ON registrations
+  BEGIN INSERT INTO reroute_markers (cloud_id, from_s) VALUES (NEW.cloud_id, NEW.from_s); END;
+CREATE TRIGGER registrations_reroute_update AFTER UPDATE ON registrations
+  BEGIN
+    INSERT INTO reroute_markers (cloud_id, from_s)
+    SELECT NEW.cloud_id, m FROM (SELECT min(
+      CASE WHEN OLD.from_s IS NOT NEW.from_s OR OLD.from_ns IS NOT NEW.from_ns
+           THEN min(OLD.from_s, NEW.from_s) ELSE 9223372036854775807 END,
+      CASE WHEN OLD.to_s IS NOT NEW.to_s OR OLD.to_ns IS NOT NEW.to_ns
+           THEN min(coalesce(OLD.to_s, 9223372036854775807), coalesce(NEW.to_s, 9223372036854775807)) ELSE 9223372036854775807 END) AS m)
+    WHERE m < 9223372036854775807;
+  END;
+CREATE TRIGGER customer_subscriptions_reroute_insert AFTER INSERT ON customer_subscriptions
+  BEGIN INSERT INTO reroute_markers (cloud_id, from_s) VALUES (NEW.cloud_id, NEW.from_s); END;
+CREATE TRIGGER customer_subscriptions_reroute_update AFTER UPDATE ON customer_subscriptions
+  BEGIN
+    INSERT INTO reroute_markers (cloud_id, from_s)
+    SELECT NEW.cloud_id, m FROM (SELECT min(
+      CASE WHEN OLD.from_s IS NOT NEW.from_s OR OLD.from_ns IS NOT NEW.from_ns
+           THEN min(OLD.from_s, NEW.from_s) ELSE 9223372036854775807 END,
+      CASE WHEN OLD.to_s IS NOT NEW.to_s OR OLD.to_ns IS NOT NEW.to_ns
+           THEN min(coalesce(OLD.to_s, 9223372036854775807), coalesce(NEW.to_s, 9223372036854775807)) ELSE 9223372036854775807 END) AS m)
+    WHERE m < 9223372036854775807;
+  END;
+CREATE TRIGGER partner_parent_links_reroute_insert AFTER INSERT ON partner_parent_links
+  BEGIN INSERT INTO reroute_markers (cloud_id, from_s) VALUES (NULL, NEW.from_s); END;
+CREATE TRIGGER partner_parent_links_reroute_update AFTER UPDATE ON partner_parent_links
+  BEGIN
+    INSERT INTO reroute_markers (cloud_id, from_s)
+    SELECT NULL, m FROM (SELECT min(
+      CASE WHEN OLD.from_s IS NOT NEW.from_s OR OLD.from_ns IS NOT NEW.from_ns
+           THEN min(OLD.from_s, NEW.from_s) ELSE 9223372036854775807 END,
+      CASE WHEN OLD.to_s IS NOT NEW.to_s OR OLD.to_ns IS NOT NEW.to_ns
+           THEN min(coalesce(OLD.to_s, 9223372036854775807), coalesce(NEW.to_s, 9223372036854775807)) ELSE 9223372036854775807 END) AS m)
+    WHERE m < 9223372036854775807;
+  END;
+CREATE TRIGGER subscription_owners_reroute_insert AFTER INSERT ON subscription_owners
+  BEGIN INSERT INTO reroute_markers (cloud_id, from_s) VALUES (NULL, NEW.from_s); END;
+CREATE TRIGGER subscription_owners_reroute_update AFTER UPDATE ON subscription_owners
+  BEGIN
+    INSERT INTO reroute_markers (cloud_id, from_s)
+    SELECT NULL, m FROM (SELECT min(
+      CASE WHEN OLD.from_s IS NOT NEW.from_s OR OLD.from_ns IS NOT NEW.from_ns
+           THEN min(OLD.from_s, NEW.from_s) ELSE 9223372036854775807 END,
+      CASE WHEN OLD.to_s IS NOT NEW.to_s OR OLD.to_ns IS NOT NEW.to_ns
+           THEN min(coalesce(OLD.to_s, 9223372036854775807), coalesce(NEW.to_s, 9223372036854775807)) ELSE 9223372036854775807 END) AS m)
+    WHERE m < 9223372036854775807;
+  END;
+
+-- R11: a PlatformAdmin's replacement of a stored record's content, with what
+-- it replaced (the billing close turns closed-period differences into
+-- adjustments).
+CREATE TABLE usage_supersessions (
+  id                         INTEGER PRIMARY KEY,
+  cloud_id                   BLOB NOT NULL,
+  identity                   BLOB NOT NULL,
+  at_s INTEGER NOT NULL, at_ns INTEGER NOT NULL,
+  actor_principal_id         BLOB NOT NULL,
+  reason                     TEXT NOT NULL,
+  old_meter_id               BLOB NOT NULL,
+  old_quantity               TEXT NOT NULL,
+  old_usage_start_s INTEGER NOT NULL, old_usage_start_ns INTEGER NOT NULL,
+  old_billed_subscription_id BLOB NOT NULL,
+  old_content_hash           BLOB NOT NULL,
+  new_quantity               TEXT NOT NULL
+);
+CREATE INDEX usage_supersessions_by_record ON usage_supersessions (cloud_id, identity, id);
+
+-- Per stack: when usage last arrived and how many records were accepted
+-- (GET /v1/stacks).
+CREATE TABLE stack_ingest_stats (
+  cloud_id    BLOB NOT NULL PRIMARY KEY,
+  last_s      INTEGER NOT NULL, last_ns INTEGER NOT NULL,
+  accepted    INTEGER NOT NULL
+);
+
+CREATE INDEX usage_by_cloud_start ON usage_records (cloud_id, usage_start_s);
+CREATE INDEX quarantine_by_code ON quarantine (code, id);
+)sql";
+
+constexpr std::array<std::string_view, 2> kMigrations = {kVersion1, kVersion2};
 
 }  // namespace
 

@@ -1,3 +1,4 @@
+#include "absl/container/flat_hash_map.h"
 #include "core/error.h"
 #include "store/sqlite/sqlite_area_stores.h"
 #include "store/sqlite/sqlite_codec.h"
@@ -76,55 +77,88 @@ Where FilterWhere(const UsageFilter& filter) {
   return where;
 }
 
+absl::Status CheckIdentities(std::span<const UsageRecord> batch) {
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (batch[i].identity.empty() || batch[i].content_hash.empty()) {
+      return absl::InvalidArgumentError(
+          Cat("usage record ", i, " of the batch has no identity or content hash"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The core of the ingest contract, inside the caller's write transaction:
+// the INSERT … ON CONFLICT DO NOTHING on the UNIQUE (cloud_id, identity) key
+// decides acceptance inside the database, so two writers (threads, stores,
+// processes) racing on one identity cannot both accept it; the loser reads
+// the winner's content_hash to tell a duplicate from a conflicting one.
+// Within the batch a repeated identity conflicts with the row its first
+// occurrence just inserted.
+absl::Status WriteRecords(Connection& c, std::span<const UsageRecord> batch,
+                          std::vector<UsageOutcome>& outcomes) {
+  outcomes.clear();
+  outcomes.reserve(batch.size());
+  STACKBILL_ASSIGN_OR_RETURN(
+      Statement insert,
+      c.Prepare(Cat("INSERT INTO usage_records (", kUsageColumns,
+                    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                    "?, ?, ?, ?, ?) ON CONFLICT (cloud_id, identity) DO NOTHING")));
+  STACKBILL_ASSIGN_OR_RETURN(
+      Statement stored,
+      c.Prepare("SELECT content_hash FROM usage_records WHERE cloud_id = ? AND identity = ?"));
+  for (const UsageRecord& record : batch) {
+    insert.Reset();
+    BindUsage(insert, record);
+    STACKBILL_RETURN_IF_ERROR(insert.Run());
+    if (c.changes() == 1) {
+      outcomes.push_back(UsageOutcome::kAccepted);
+      continue;
+    }
+    stored.Reset();
+    stored.BindGuid(record.cloud_id).BindBlob(record.identity);
+    STACKBILL_ASSIGN_OR_RETURN(bool row, stored.Step());
+    if (!row) return absl::InternalError("usage record conflicted but is not stored");
+    outcomes.push_back(stored.ReadBlob() == record.content_hash
+                           ? UsageOutcome::kDuplicate
+                           : UsageOutcome::kConflictingDuplicate);
+  }
+  return absl::OkStatus();
+}
+
+constexpr std::string_view kSupersessionColumns =
+    "id, cloud_id, identity, at_s, at_ns, actor_principal_id, reason, old_meter_id, "
+    "old_quantity, old_usage_start_s, old_usage_start_ns, old_billed_subscription_id, "
+    "old_content_hash, new_quantity";
+
+UsageSupersession ReadSupersession(Statement& stmt) {
+  UsageSupersession s;
+  s.id = stmt.ReadInt();
+  s.cloud_id = stmt.ReadGuid();
+  s.identity = stmt.ReadBlob();
+  s.at = stmt.ReadTime();
+  s.actor_principal_id = stmt.ReadGuid();
+  s.reason = stmt.ReadText();
+  s.old_meter_id = stmt.ReadGuid();
+  s.old_quantity = stmt.ReadDecimal<QuantityTraits>();
+  s.old_usage_start = stmt.ReadTime();
+  s.old_billed_subscription_id = stmt.ReadGuid();
+  s.old_content_hash = stmt.ReadBlob();
+  s.new_quantity = stmt.ReadDecimal<QuantityTraits>();
+  return s;
+}
+
 class SqliteUsageStore final : public UsageStore {
  public:
   explicit SqliteUsageStore(Database& database) : db_(database) {}
 
-  // One transaction per batch: the INSERT … ON CONFLICT DO NOTHING on the
-  // UNIQUE (cloud_id, identity) key decides acceptance inside the database,
-  // so two writers (threads, stores, processes) racing on one identity cannot
-  // both accept it; the loser reads the winner's content_hash to tell a
-  // duplicate from a conflicting one. Within the batch a repeated identity
-  // conflicts with the row its first occurrence just inserted.
+  // One transaction per batch (WriteRecords).
   absl::StatusOr<std::vector<UsageOutcome>> WriteUsage(
       std::span<const UsageRecord> batch) override {
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      if (batch[i].identity.empty() || batch[i].content_hash.empty()) {
-        return absl::InvalidArgumentError(
-            Cat("usage record ", i, " of the batch has no identity or content hash"));
-      }
-    }
+    STACKBILL_RETURN_IF_ERROR(CheckIdentities(batch));
     std::vector<UsageOutcome> outcomes;
     if (batch.empty()) return outcomes;
-    STACKBILL_RETURN_IF_ERROR(db_.Write([&](Connection& c) -> absl::Status {
-      outcomes.clear();
-      outcomes.reserve(batch.size());
-      STACKBILL_ASSIGN_OR_RETURN(
-          Statement insert,
-          c.Prepare(Cat("INSERT INTO usage_records (", kUsageColumns,
-                        ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                        "?, ?, ?) ON CONFLICT (cloud_id, identity) DO NOTHING")));
-      STACKBILL_ASSIGN_OR_RETURN(
-          Statement stored,
-          c.Prepare("SELECT content_hash FROM usage_records WHERE cloud_id = ? AND identity = ?"));
-      for (const UsageRecord& record : batch) {
-        insert.Reset();
-        BindUsage(insert, record);
-        STACKBILL_RETURN_IF_ERROR(insert.Run());
-        if (c.changes() == 1) {
-          outcomes.push_back(UsageOutcome::kAccepted);
-          continue;
-        }
-        stored.Reset();
-        stored.BindGuid(record.cloud_id).BindBlob(record.identity);
-        STACKBILL_ASSIGN_OR_RETURN(bool row, stored.Step());
-        if (!row) return absl::InternalError("usage record conflicted but is not stored");
-        outcomes.push_back(stored.ReadBlob() == record.content_hash
-                               ? UsageOutcome::kDuplicate
-                               : UsageOutcome::kConflictingDuplicate);
-      }
-      return absl::OkStatus();
-    }));
+    STACKBILL_RETURN_IF_ERROR(
+        db_.Write([&](Connection& c) { return WriteRecords(c, batch, outcomes); }));
     return outcomes;
   }
 
@@ -211,6 +245,216 @@ class SqliteUsageStore final : public UsageStore {
       }
       return absl::OkStatus();
     });
+  }
+
+  absl::StatusOr<IngestWriteResult> WriteIngest(const IngestWrite& write) override {
+    STACKBILL_RETURN_IF_ERROR(CheckIdentities(write.records));
+    if (write.raw_texts.size() != write.records.size() ||
+        (!write.replay_of.empty() && write.replay_of.size() != write.records.size())) {
+      return absl::InvalidArgumentError("raw_texts and replay_of must be parallel to records");
+    }
+    IngestWriteResult result;
+    STACKBILL_RETURN_IF_ERROR(db_.Write([&](Connection& c) -> absl::Status {
+      result = {};
+      if (write.history_version) {
+        STACKBILL_ASSIGN_OR_RETURN(std::int64_t version, ReadHistoryVersion(c));
+        if (version != *write.history_version) {
+          return FailedPreconditionError(store_errors::kHistoryChanged,
+                                         Cat("the history changed (version ", version,
+                                             ", routed with ", *write.history_version, ")"));
+        }
+      }
+      STACKBILL_RETURN_IF_ERROR(WriteRecords(c, write.records, result.outcomes));
+      result.conflict_ids.assign(write.records.size(), 0);
+      std::vector<QuarantineEntry> conflicts;
+      std::vector<std::size_t> conflict_index;
+      std::vector<std::int64_t> replayed;
+      absl::flat_hash_map<Guid, std::int64_t> accepted_per_cloud;
+      for (std::size_t i = 0; i < write.records.size(); ++i) {
+        const UsageRecord& record = write.records[i];
+        const std::int64_t replay = write.replay_of.empty() ? 0 : write.replay_of[i];
+        accepted_per_cloud[record.cloud_id] +=
+            result.outcomes[i] == UsageOutcome::kAccepted ? 1 : 0;
+        if (result.outcomes[i] != UsageOutcome::kConflictingDuplicate) {
+          if (replay != 0) replayed.push_back(replay);
+          continue;
+        }
+        if (replay != 0) continue;  // still conflicting: its entry stays pending
+        QuarantineEntry& entry = conflicts.emplace_back();
+        entry.cloud_id = record.cloud_id;
+        entry.received_at = write.received_at;
+        entry.code = "ConflictingDuplicate";
+        entry.message =
+            "a record with this identity was accepted before with other content "
+            "(a PlatformAdmin may supersede it)";
+        entry.raw_text = std::string(write.raw_texts[i]);
+        entry.record_id = record.record_id;
+        conflict_index.push_back(i);
+      }
+      STACKBILL_ASSIGN_OR_RETURN(std::vector<std::int64_t> conflict_ids,
+                                 InsertQuarantine(c, conflicts));
+      for (std::size_t k = 0; k < conflict_ids.size(); ++k) {
+        result.conflict_ids[conflict_index[k]] = conflict_ids[k];
+      }
+      STACKBILL_ASSIGN_OR_RETURN(result.quarantine_ids, InsertQuarantine(c, write.quarantine));
+      if (!replayed.empty()) {
+        STACKBILL_ASSIGN_OR_RETURN(
+            Statement mark, c.Prepare("UPDATE quarantine SET replayed_s = ?, replayed_ns = ? "
+                                      "WHERE id = ? AND replayed_s IS NULL"));
+        for (std::int64_t id : replayed) {
+          mark.Reset();
+          mark.BindTime(write.received_at).BindInt(id);
+          STACKBILL_RETURN_IF_ERROR(mark.Run());
+        }
+      }
+      STACKBILL_ASSIGN_OR_RETURN(
+          Statement stats,
+          c.Prepare("INSERT INTO stack_ingest_stats (cloud_id, last_s, last_ns, accepted) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (cloud_id) DO UPDATE SET "
+                    "last_s = excluded.last_s, last_ns = excluded.last_ns, "
+                    "accepted = accepted + excluded.accepted"));
+      for (const auto& [cloud, accepted] : accepted_per_cloud) {
+        stats.Reset();
+        stats.BindGuid(cloud).BindTime(write.received_at).BindInt(accepted);
+        STACKBILL_RETURN_IF_ERROR(stats.Run());
+      }
+      return absl::OkStatus();
+    }));
+    return result;
+  }
+
+  absl::StatusOr<std::vector<RerouteMarker>> ListRerouteMarkers() override {
+    std::vector<RerouteMarker> markers;
+    STACKBILL_RETURN_IF_ERROR(db_.Read([&](Connection& c) -> absl::Status {
+      STACKBILL_ASSIGN_OR_RETURN(
+          Statement stmt,
+          c.Prepare("SELECT id, cloud_id, from_s FROM reroute_markers ORDER BY id"));
+      while (true) {
+        STACKBILL_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) return stmt.read_status();
+        RerouteMarker& m = markers.emplace_back();
+        m.id = stmt.ReadInt();
+        m.cloud_id = stmt.ReadOptionalGuid();
+        m.from = Timestamp::FromUnixSeconds(stmt.ReadInt());
+      }
+    }));
+    return markers;
+  }
+
+  absl::Status DeleteRerouteMarkers(std::span<const std::int64_t> ids) override {
+    if (ids.empty()) return absl::OkStatus();
+    return db_.Write([&](Connection& c) -> absl::Status {
+      STACKBILL_ASSIGN_OR_RETURN(Statement stmt,
+                                 c.Prepare("DELETE FROM reroute_markers WHERE id = ?"));
+      for (std::int64_t id : ids) {
+        stmt.Reset();
+        stmt.BindInt(id);
+        STACKBILL_RETURN_IF_ERROR(stmt.Run());
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  absl::StatusOr<UsageRecord> SupersedeUsage(const UsageRecord& replacement,
+                                             const UsageSupersession& supersession) override {
+    STACKBILL_RETURN_IF_ERROR(CheckIdentities({&replacement, 1}));
+    std::optional<UsageRecord> old;
+    STACKBILL_RETURN_IF_ERROR(db_.Write([&](Connection& c) -> absl::Status {
+      old.reset();
+      STACKBILL_ASSIGN_OR_RETURN(
+          Statement get, c.Prepare(Cat("SELECT ", kUsageColumns,
+                                       " FROM usage_records WHERE cloud_id = ? AND identity = ?")));
+      get.BindGuid(replacement.cloud_id).BindBlob(replacement.identity);
+      STACKBILL_ASSIGN_OR_RETURN(bool row, get.Step());
+      if (!row) {
+        return NotFoundError(
+            store_errors::kUsageNotFound,
+            Cat("cloud ", replacement.cloud_id.ToString(), ": no usage record has that identity"));
+      }
+      old = ReadUsage(get);
+      STACKBILL_RETURN_IF_ERROR(get.read_status());
+      STACKBILL_ASSIGN_OR_RETURN(
+          Statement update,
+          c.Prepare("UPDATE usage_records SET record_id = ?, content_hash = ?, tenant_id = ?, "
+                    "local_subscription_id = ?, meter_id = ?, quantity = ?, usage_start_s = ?, "
+                    "usage_start_ns = ?, usage_end_s = ?, usage_end_ns = ?, resource_uri = ?, "
+                    "instance_data = ?, billed_subscription_id = ?, bill_to_kind = ?, "
+                    "bill_to_partner_id = ?, bill_to_subscription_id = ?, routing_reason = ?, "
+                    "reported_s = ?, reported_ns = ? WHERE cloud_id = ? AND identity = ?"));
+      const UsageRecord& r = replacement;
+      update.BindText(r.record_id)
+          .BindBlob(r.content_hash)
+          .BindGuid(r.tenant_id)
+          .BindGuid(r.local_subscription_id)
+          .BindGuid(r.meter_id)
+          .BindDecimal(r.quantity)
+          .BindTime(r.usage_start)
+          .BindTime(r.usage_end)
+          .BindText(r.resource_uri)
+          .BindText(r.instance_data)
+          .BindGuid(r.routing.billed_subscription_id);
+      BindBillTo(update, r.routing.bill_to);
+      BindEnum(update, r.routing.reason);
+      update.BindTime(r.reported_time).BindGuid(r.cloud_id).BindBlob(r.identity);
+      STACKBILL_RETURN_IF_ERROR(update.Run());
+      STACKBILL_ASSIGN_OR_RETURN(
+          Statement insert,
+          c.Prepare("INSERT INTO usage_supersessions (cloud_id, identity, at_s, at_ns, "
+                    "actor_principal_id, reason, old_meter_id, old_quantity, old_usage_start_s, "
+                    "old_usage_start_ns, old_billed_subscription_id, old_content_hash, "
+                    "new_quantity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+      insert.BindGuid(r.cloud_id)
+          .BindBlob(r.identity)
+          .BindTime(supersession.at)
+          .BindGuid(supersession.actor_principal_id)
+          .BindText(supersession.reason)
+          .BindGuid(old->meter_id)
+          .BindDecimal(old->quantity)
+          .BindTime(old->usage_start)
+          .BindGuid(old->routing.billed_subscription_id)
+          .BindBlob(old->content_hash)
+          .BindDecimal(r.quantity);
+      return insert.Run();
+    }));
+    return *old;
+  }
+
+  absl::StatusOr<std::vector<UsageSupersession>> ListSupersessions(
+      const std::optional<Guid>& cloud_id) override {
+    std::vector<UsageSupersession> out;
+    Where where;
+    if (cloud_id) where.Add("cloud_id = ?", {GuidValue(*cloud_id)});
+    STACKBILL_RETURN_IF_ERROR(db_.Read([&](Connection& c) -> absl::Status {
+      STACKBILL_ASSIGN_OR_RETURN(
+          Statement stmt, c.Prepare(Cat("SELECT ", kSupersessionColumns,
+                                        " FROM usage_supersessions", where.Sql(), " ORDER BY id")));
+      stmt.BindValues(where.values());
+      while (true) {
+        STACKBILL_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) return absl::OkStatus();
+        out.push_back(ReadSupersession(stmt));
+        STACKBILL_RETURN_IF_ERROR(stmt.read_status());
+      }
+    }));
+    return out;
+  }
+
+  absl::StatusOr<std::map<Guid, StackIngestStats>> ListStackIngestStats() override {
+    std::map<Guid, StackIngestStats> out;
+    STACKBILL_RETURN_IF_ERROR(db_.Read([&](Connection& c) -> absl::Status {
+      STACKBILL_ASSIGN_OR_RETURN(
+          Statement stmt,
+          c.Prepare("SELECT cloud_id, last_s, last_ns, accepted FROM stack_ingest_stats"));
+      while (true) {
+        STACKBILL_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) return stmt.read_status();
+        const Guid cloud = stmt.ReadGuid();
+        StackIngestStats& stats = out[cloud];
+        stats.last_received_at = stmt.ReadTime();
+        stats.accepted = stmt.ReadInt();
+      }
+    }));
+    return out;
   }
 
  private:

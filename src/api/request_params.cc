@@ -1,0 +1,40 @@
+#include "api/request_params.h"
+
+#include <fmt/format.h>
+
+#include <optional>
+#include <string>
+
+#include "core/error.h"
+
+namespace stackbill {
+
+absl::StatusOr<Guid> GuidParam(const RequestContext& context, std::string_view name) {
+  const std::string& text = context.Param(name);
+  absl::StatusOr<Guid> id = Guid::Parse(text);
+  if (!id.ok()) {
+    return InvalidArgumentError("InvalidGuid", fmt::format("'{}' is not a GUID: '{}'", name, text));
+  }
+  return *id;
+}
+
+absl::StatusOr<int> PageSize(const RequestContext& context, int default_size) {
+  std::optional<std::string_view> top = context.request.Query("$top");
+  if (!top) return default_size;
+  int value = 0;
+  bool ok = !top->empty() && top->size() <= 4;
+  for (char c : *top) {
+    if (c < '0' || c > '9') {
+      ok = false;
+      break;
+    }
+    value = value * 10 + (c - '0');
+  }
+  if (!ok || value < 1 || value > kMaxTop) {
+    return InvalidArgumentError("InvalidPageSize",
+                                fmt::format("'$top' must be a whole number from 1 to {}", kMaxTop));
+  }
+  return value;
+}
+
+}  // namespace stackbill
