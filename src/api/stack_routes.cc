@@ -44,8 +44,11 @@ nlohmann::json StackJson(const StackStatus& status) {
       {"state", status.registration ? "Registered" : "NotRegistered"},
       {"registration", nullptr},
       {"approval", nullptr},
-      // Filled in by usage ingestion (SPEC §4); not tracked yet.
-      {"lastUsageReceivedAt", nullptr},
+      // Forwarding health (SPEC §4): the last accepted usage and the count.
+      {"lastUsageReceivedAt", status.ingest
+                                  ? nlohmann::json(status.ingest->last_received_at.ToString())
+                                  : nlohmann::json(nullptr)},
+      {"usageRecordsAccepted", status.ingest ? status.ingest->accepted : 0},
       {"quarantineCount", status.pending_quarantine},
   };
   if (const std::optional<Registration>& r = status.registration) {

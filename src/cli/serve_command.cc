@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <ctime>
@@ -141,8 +142,16 @@ int Serve(const ServeArgs& args, const std::vector<std::pair<std::string, std::s
                            return probe.status();
                          },
                          .metrics = &metrics});
-  if (routes.ok())
-    routes = AddApiRoutes(router, **store, ApiOptions{.page_size = config.page_size});
+  ApiOptions api;
+  api.page_size = config.page_size;
+  api.max_usage_body_bytes = config.max_usage_body_bytes;
+  api.ingest.max_records_per_request = static_cast<std::size_t>(config.max_usage_records);
+  api.ingest.validation.future_skew_seconds = config.usage_future_skew_seconds;
+  api.ingest.validation.max_age_seconds =
+      std::int64_t{config.usage_max_age_days} * Timestamp::kSecondsPerDay;
+  api.ingest.quarantine_quota_per_stack = config.quarantine_quota;
+  auto ingest = std::make_shared<IngestService>(**store, api.ingest);
+  if (routes.ok()) routes = AddApiRoutes(router, **store, api, ingest);
   if (!routes.ok()) {
     spdlog::error("serve: cannot build the routes: {}", Message(routes));
     return 1;
@@ -186,7 +195,21 @@ int Serve(const ServeArgs& args, const std::vector<std::pair<std::string, std::s
   }
 
   int exit_code = 0;
+  // The re-route pass (R13) runs on this thread between signal checks: usage
+  // stored before an effectiveFrom correction or a re-mapping is routed again.
+  auto next_reroute = std::chrono::steady_clock::now();
   while (true) {
+    if (std::chrono::steady_clock::now() >= next_reroute) {
+      absl::StatusOr<RerouteResult> pass = ingest->ProcessReroutes(WallClockNow());
+      if (!pass.ok()) {
+        spdlog::warn("serve: re-route pass failed (retried): {}", Message(pass.status()));
+      } else if (pass->markers > 0) {
+        spdlog::info("serve: re-routed {} of {} stored records after {} history changes",
+                     pass->rerouted, pass->examined, pass->markers);
+      }
+      next_reroute =
+          std::chrono::steady_clock::now() + std::chrono::seconds(config.reroute_interval_seconds);
+    }
     timespec timeout{.tv_sec = 0, .tv_nsec = 250'000'000};
     const int signal = sigtimedwait(&stop_signals, nullptr, &timeout);
     if (signal == SIGTERM || signal == SIGINT) {
@@ -239,6 +262,20 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
        "Larger request bodies get 413 (default 4194304)"},
       {"--threads", "threads", "N", "Worker threads (default 8)"},
       {"--page-size", "page-size", "N", "Items per page of lists before a nextLink (default 100)"},
+      {"--max-body-bytes-in-flight", "max-body-bytes-in-flight", "BYTES",
+       "Request bytes received at once; beyond it 429 with Retry-After (default 536870912)"},
+      {"--max-usage-body-bytes", "max-usage-body-bytes", "BYTES",
+       "Largest usage request body (default 67108864)"},
+      {"--max-usage-records", "max-usage-records", "N",
+       "Records per usage request; more is 413 (default 100000)"},
+      {"--usage-future-skew", "usage-future-skew", "SECONDS",
+       "How far usageEndTime may lie in the future (default 3600)"},
+      {"--usage-max-age-days", "usage-max-age-days", "DAYS",
+       "Oldest usage accepted, the dedupe retention (default 400)"},
+      {"--quarantine-quota", "quarantine-quota", "N",
+       "Pending quarantined records per stack before 429 (default 100000)"},
+      {"--reroute-interval", "reroute-interval", "SECONDS",
+       "Seconds between re-route passes after history changes (default 2)"},
   };
   auto values = std::make_shared<std::vector<std::string>>(std::size(kFlags));
   std::vector<CLI::Option*> options;

@@ -58,7 +58,14 @@ const std::vector<std::string_view>& ServeConfigKeys() {
                                                       "keep-alive-timeout",
                                                       "read-timeout",
                                                       "write-timeout",
-                                                      "page-size"};
+                                                      "page-size",
+                                                      "max-body-bytes-in-flight",
+                                                      "max-usage-body-bytes",
+                                                      "max-usage-records",
+                                                      "usage-future-skew",
+                                                      "usage-max-age-days",
+                                                      "quarantine-quota",
+                                                      "reroute-interval"};
   return kKeys;
 }
 
@@ -95,6 +102,24 @@ absl::Status SetServeConfigValue(ServeConfig& config, std::string_view key, std:
   } else if (key == "max-body-bytes") {
     return ParseInt<std::size_t>(value, 1, std::size_t{1} << 34, server.max_body_bytes, source,
                                  key);
+  } else if (key == "max-body-bytes-in-flight") {
+    return ParseInt<std::size_t>(value, 1, std::size_t{1} << 40, server.max_body_bytes_in_flight,
+                                 source, key);
+  } else if (key == "max-usage-body-bytes") {
+    return ParseInt<std::size_t>(value, 1, std::size_t{1} << 34, config.max_usage_body_bytes,
+                                 source, key);
+  } else if (key == "max-usage-records") {
+    return ParseInt(value, 1, 10'000'000, config.max_usage_records, source, key);
+  } else if (key == "usage-future-skew") {
+    return ParseInt<std::int64_t>(value, 0, std::int64_t{7} * kMaxSeconds,
+                                  config.usage_future_skew_seconds, source, key);
+  } else if (key == "usage-max-age-days") {
+    return ParseInt(value, 1, 3650, config.usage_max_age_days, source, key);
+  } else if (key == "quarantine-quota") {
+    return ParseInt<std::int64_t>(value, 1, std::int64_t{1} << 40, config.quarantine_quota, source,
+                                  key);
+  } else if (key == "reroute-interval") {
+    return ParseInt(value, 1, kMaxSeconds, config.reroute_interval_seconds, source, key);
   } else if (key == "page-size") {
     return ParseInt(value, 1, 1000, config.page_size, source, key);
   } else if (key == "threads") {

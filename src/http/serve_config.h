@@ -21,10 +21,19 @@
 //   keep-alive-timeout        STACKBILL_KEEP_ALIVE_TIMEOUT        seconds
 //   read-timeout              STACKBILL_READ_TIMEOUT              seconds
 //   write-timeout             STACKBILL_WRITE_TIMEOUT             seconds
+//   max-body-bytes-in-flight  STACKBILL_MAX_BODY_BYTES_IN_FLIGHT  beyond it: 429 Retry-After
+//   max-usage-body-bytes      STACKBILL_MAX_USAGE_BODY_BYTES      usage bodies (default 64 MiB)
+//   max-usage-records         STACKBILL_MAX_USAGE_RECORDS         records per usage request
+//   usage-future-skew         STACKBILL_USAGE_FUTURE_SKEW         seconds (FutureUsage)
+//   usage-max-age-days        STACKBILL_USAGE_MAX_AGE_DAYS        days (TooOld)
+//   quarantine-quota          STACKBILL_QUARANTINE_QUOTA          pending entries per stack
+//   reroute-interval          STACKBILL_REROUTE_INTERVAL          seconds between re-route passes
 // A layer that turns insecure-http on drops the TLS files of earlier layers,
 // and one that names a TLS file turns insecure-http off, so a flag always wins
 // over the file.
 
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -42,6 +51,14 @@ struct ServeConfig {
   std::string public_url;
   // Items per page of ARM and /v1 lists before a nextLink.
   int page_size = 100;
+  // Usage ingestion (SPEC §4).
+  std::size_t max_usage_body_bytes = std::size_t{64} * 1024 * 1024;
+  int max_usage_records = 100000;
+  std::int64_t usage_future_skew_seconds = 3600;
+  int usage_max_age_days = 400;
+  std::int64_t quarantine_quota = 100000;
+  // Seconds between re-route passes (R13: after effectiveFrom corrections).
+  int reroute_interval_seconds = 2;
   ServerOptions server;
 };
 

@@ -97,6 +97,15 @@ class ServerTest : public ::testing::Test {
                             return HttpResponse::Json(200, R"({"slow":true})");
                           }})
                     .ok());
+    // A route taking larger bodies than the server's default (like usage).
+    ASSERT_TRUE(router_
+                    .Add({"POST", "/big", Authentication::kNone, "test.big",
+                          [](const RequestContext& context) -> absl::StatusOr<HttpResponse> {
+                            return HttpResponse::Json(
+                                200, nlohmann::json{{"bytes", context.request.body.size()}}.dump());
+                          },
+                          nullptr, 8192})
+                    .ok());
   }
 
   ServerOptions TlsOptions() const {
@@ -179,6 +188,38 @@ TEST_F(ServerTest, ABodyOverTheLimitIs413InTheArmEnvelope) {
   EXPECT_EQ(response->status, 413);
   EXPECT_EQ(nlohmann::json::parse(response->body)["error"]["code"], "RequestEntityTooLarge");
   EXPECT_TRUE(response->Header("x-ms-request-id").has_value());
+}
+
+TEST_F(ServerTest, ARouteWithItsOwnLimitTakesLargerBodiesUpToIt) {
+  auto server = StartServer(TlsOptions());
+  ASSERT_NE(server, nullptr);
+  const auto fits = Client(*server).Send("POST", "/big", {}, std::string(4096, 'x'));
+  ASSERT_TRUE(fits.ok()) << fits.status();
+  EXPECT_EQ(fits->status, 200) << fits->body;
+  EXPECT_EQ(nlohmann::json::parse(fits->body)["bytes"], 4096);
+  const auto over = Client(*server).Send("POST", "/big", {}, std::string(9000, 'x'));
+  ASSERT_TRUE(over.ok()) << over.status();
+  EXPECT_EQ(over->status, 413);
+  EXPECT_EQ(nlohmann::json::parse(over->body)["error"]["code"], "RequestEntityTooLarge");
+}
+
+TEST_F(ServerTest, BodiesBeyondTheInFlightBudgetAre429WithRetryAfter) {
+  ServerOptions options = TlsOptions();
+  options.max_body_bytes_in_flight = 3000;
+  auto server = StartServer(options);
+  ASSERT_NE(server, nullptr);
+  const auto refused = Client(*server).Send("POST", "/big", {}, std::string(4096, 'x'));
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_EQ(refused->status, 429);
+  EXPECT_EQ(refused->Header("Retry-After"), "1");
+  EXPECT_EQ(nlohmann::json::parse(refused->body)["error"]["code"], "TooManyRequests");
+  // The budget is given back: a body that fits still goes through.
+  const auto fits = Client(*server).Send("POST", "/big", {}, std::string(1000, 'x'));
+  ASSERT_TRUE(fits.ok()) << fits.status();
+  EXPECT_EQ(fits->status, 200);
+  const auto again = Client(*server).Send("POST", "/big", {}, std::string(2500, 'x'));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->status, 200) << "the first request's bytes were released";
 }
 
 TEST_F(ServerTest, UnauthenticatedMetricsIs401AndRequestsAreCounted) {

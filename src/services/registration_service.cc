@@ -419,6 +419,8 @@ absl::StatusOr<std::vector<StackStatus>> RegistrationService::ListStacks(const C
   absl::StatusOr<std::map<Guid, std::int64_t>> pending =
       store_.quarantine().CountPendingQuarantineByStack();
   if (!pending.ok()) return pending.status();
+  absl::StatusOr<std::map<Guid, StackIngestStats>> ingested = store_.usage().ListStackIngestStats();
+  if (!ingested.ok()) return ingested.status();
   std::vector<StackStatus> out;
   absl::StatusOr<std::vector<Stack>> stacks = store_.registrations().ListStacks();
   if (!stacks.ok()) return stacks.status();
@@ -434,6 +436,9 @@ absl::StatusOr<std::vector<StackStatus>> RegistrationService::ListStacks(const C
     }
     if (auto it = pending->find(stack.cloud_id); it != pending->end()) {
       status.pending_quarantine = it->second;
+    }
+    if (auto it = ingested->find(stack.cloud_id); it != ingested->end()) {
+      status.ingest = it->second;
     }
     out.push_back(std::move(status));
   }

@@ -68,7 +68,8 @@ struct StackStatus {
   Stack stack;
   std::optional<Registration> registration;  // the live one (the cloudId's claim)
   std::optional<BillingModelApproval> approval;
-  std::int64_t pending_quarantine = 0;  // quarantined records not yet replayed
+  std::int64_t pending_quarantine = 0;     // quarantined records not yet replayed
+  std::optional<StackIngestStats> ingest;  // absent until the stack's first accepted record
 };
 
 class RegistrationService {

@@ -487,7 +487,46 @@ CREATE INDEX usage_by_cloud_start ON usage_records (cloud_id, usage_start_s);
 CREATE INDEX quarantine_by_code ON quarantine (code, id);
 )sql";
 
-constexpr std::array<std::string_view, 2> kMigrations = {kVersion1, kVersion2};
+constexpr std::string_view kVersion3 = R"sql(
+-- Billing-model approvals are part of the history (LoadHistory returns them):
+-- changing one changes the history version too.
+CREATE TRIGGER billing_model_approvals_history_insert AFTER INSERT ON billing_model_approvals
+  BEGIN UPDATE history_version SET version = version + 1; END;
+CREATE TRIGGER billing_model_approvals_history_update AFTER UPDATE ON billing_model_approvals
+  BEGIN UPDATE history_version SET version = version + 1; END;
+CREATE TRIGGER billing_model_approvals_history_delete AFTER DELETE ON billing_model_approvals
+  BEGIN UPDATE history_version SET version = version + 1; END;
+
+-- A change at the start of the version in force replaces its value in place
+-- (same from and to): usage from that start on may route differently, so a
+-- changed parent or owner leaves a marker from the version's start.
+DROP TRIGGER partner_parent_links_reroute_update;
+CREATE TRIGGER partner_parent_links_reroute_update AFTER UPDATE ON partner_parent_links
+  BEGIN
+    INSERT INTO reroute_markers (cloud_id, from_s)
+    SELECT NULL, m FROM (SELECT min(
+      CASE WHEN OLD.from_s IS NOT NEW.from_s OR OLD.from_ns IS NOT NEW.from_ns
+                OR OLD.parent_partner_id IS NOT NEW.parent_partner_id
+           THEN min(OLD.from_s, NEW.from_s) ELSE 9223372036854775807 END,
+      CASE WHEN OLD.to_s IS NOT NEW.to_s OR OLD.to_ns IS NOT NEW.to_ns
+           THEN min(coalesce(OLD.to_s, 9223372036854775807), coalesce(NEW.to_s, 9223372036854775807)) ELSE 9223372036854775807 END) AS m)
+    WHERE m < 9223372036854775807;
+  END;
+DROP TRIGGER subscription_owners_reroute_update;
+CREATE TRIGGER subscription_owners_reroute_update AFTER UPDATE ON subscription_owners
+  BEGIN
+    INSERT INTO reroute_markers (cloud_id, from_s)
+    SELECT NULL, m FROM (SELECT min(
+      CASE WHEN OLD.from_s IS NOT NEW.from_s OR OLD.from_ns IS NOT NEW.from_ns
+                OR OLD.partner_id IS NOT NEW.partner_id
+           THEN min(OLD.from_s, NEW.from_s) ELSE 9223372036854775807 END,
+      CASE WHEN OLD.to_s IS NOT NEW.to_s OR OLD.to_ns IS NOT NEW.to_ns
+           THEN min(coalesce(OLD.to_s, 9223372036854775807), coalesce(NEW.to_s, 9223372036854775807)) ELSE 9223372036854775807 END) AS m)
+    WHERE m < 9223372036854775807;
+  END;
+)sql";
+
+constexpr std::array<std::string_view, 3> kMigrations = {kVersion1, kVersion2, kVersion3};
 
 }  // namespace
 

@@ -314,6 +314,9 @@ class SqliteUsageStore final : public UsageStore {
                     "last_s = excluded.last_s, last_ns = excluded.last_ns, "
                     "accepted = accepted + excluded.accepted"));
       for (const auto& [cloud, accepted] : accepted_per_cloud) {
+        // Only accepted usage counts: a stack that sent nothing new keeps its
+        // last time (and is not listed until it has accepted usage).
+        if (accepted == 0) continue;
         stats.Reset();
         stats.BindGuid(cloud).BindTime(write.received_at).BindInt(accepted);
         STACKBILL_RETURN_IF_ERROR(stats.Run());

@@ -10,9 +10,12 @@
 #include <csignal>
 #include <cstdint>
 #include <latch>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -959,6 +962,106 @@ TEST_P(StoreContract, HistoryLoadsBackExactly) {
             }));
 }
 
+// R13: the history version increases with every committed change of a fact
+// that LoadHistory returns, LoadHistory reports the version it read, and every
+// Store on the database sees the same version.
+TEST_P(StoreContract, HistoryVersionIncreasesWithEveryHistoryChange) {
+  World w;
+  RegistrationStore& registrations = store().registrations();
+  ASSERT_OK_AND_ASSIGN(std::int64_t version, registrations.HistoryVersion());
+  // `change` succeeded and the version went up.
+  auto expect_increase = [&](const absl::Status& change, std::string_view what) {
+    SCOPED_TRACE(what);
+    EXPECT_TRUE(change.ok()) << change;
+    absl::StatusOr<std::int64_t> now = registrations.HistoryVersion();
+    ASSERT_TRUE(now.ok()) << now.status();
+    EXPECT_GT(*now, version);
+    version = *now;
+  };
+  // `change` failed and the version stayed (a failed call changes nothing).
+  auto expect_unchanged = [&](const absl::Status& change, std::string_view what) {
+    SCOPED_TRACE(what);
+    EXPECT_FALSE(change.ok());
+    absl::StatusOr<std::int64_t> now = registrations.HistoryVersion();
+    ASSERT_TRUE(now.ok()) << now.status();
+    EXPECT_EQ(*now, version);
+  };
+  PartyStore& parties = store().parties();
+  expect_increase(parties.CreatePartner(MakePartner(w.provider, PartnerKind::kIndirectProvider),
+                                        std::nullopt, kT0),
+                  "creating a partner");
+  expect_increase(parties.CreatePartner(MakePartner(w.reseller, PartnerKind::kIndirectReseller),
+                                        w.provider, kT0),
+                  "creating a partner with a parent");
+  Partner renamed = MakePartner(w.reseller, PartnerKind::kIndirectReseller);
+  renamed.name = "Fabrikam Inc";
+  expect_increase(parties.UpdatePartner(renamed), "updating a partner");
+  ASSERT_OK(store().identity().CreateDirectory(
+      MakeDirectory(w.csp_directory, "contosocsp.onmicrosoft.com", w.provider)));
+  ASSERT_OK(store().identity().CreateDirectory(
+      MakeDirectory(w.customer_directory, "customer.onmicrosoft.com", std::nullopt)));
+  ASSERT_OK_AND_ASSIGN(version, registrations.HistoryVersion());
+  expect_increase(parties.CreateSubscription(
+                      MakeSubscription(w.apss, OfferType::kApss, w.csp_directory, w.provider), kT0),
+                  "creating a subscription");
+  Subscription customer =
+      MakeSubscription(w.customer_sub, OfferType::kCsp, w.customer_directory, w.reseller);
+  expect_increase(parties.CreateSubscription(customer, kT0), "creating a CSP subscription");
+  customer.display_name = "Renamed";
+  expect_increase(parties.UpdateSubscription(customer), "updating a subscription");
+  expect_increase(parties.SetPartnerParent(w.reseller, std::nullopt, Hours(1)),
+                  "a partner parent link");
+  expect_increase(parties.TransferSubscription(w.customer_sub, w.provider, Hours(1)),
+                  "a subscription owner");
+  expect_increase(registrations.PutBillingModelApproval(
+                      {w.cloud, BillingModel::kPayAsYouUse, std::nullopt, std::nullopt}),
+                  "a billing-model approval");
+  const Registration v1 = MakeRegistration(RegName(w), w.cloud, Hours(1));
+  expect_increase(ToStatus(registrations.PutRegistration(v1, MakeStack(w.cloud))),
+                  "a registration");
+  Registration v2 = v1;
+  v2.valid.from = Hours(2);
+  v2.tags["owner"] = "ops";
+  expect_increase(ToStatus(registrations.PutRegistration(v2, MakeStack(w.cloud))),
+                  "a registration version");
+  expect_increase(ToStatus(registrations.PutCustomerSubscription(
+                      MakeCustomer(RegName(w), w.customer_sub, w.customer_directory, Hours(2)))),
+                  "a customer subscription");
+  expect_increase(
+      ToStatus(registrations.EndCustomerSubscription(RegName(w), w.customer_sub, Hours(3))),
+      "ending a customer subscription");
+  const Guid local = G(4, 1);
+  expect_increase(ToStatus(registrations.PutStackSubscriber(
+                      {w.cloud, local, w.customer_directory, Validity{Hours(2), std::nullopt}})),
+                  "a stack subscriber");
+  expect_increase(ToStatus(registrations.EndStackSubscriber(w.cloud, local, Hours(4))),
+                  "ending a stack subscriber");
+
+  expect_unchanged(
+      ToStatus(registrations.PutRegistration(
+          MakeRegistration(RegName(w, "reg2"), w.cloud, Hours(3)), MakeStack(w.cloud))),
+      "a refused registration (R3)");
+  expect_unchanged(ToStatus(registrations.PutCustomerSubscription(
+                       MakeCustomer(RegName(w), G(2, 99), w.customer_directory, Hours(5)))),
+                   "a refused customer subscription");
+  expect_unchanged(parties.SetPartnerParent(w.reseller, w.provider, Hours(0)),
+                   "a version out of order");
+
+  expect_increase(ToStatus(registrations.EndRegistration(RegName(w), Hours(5))),
+                  "ending a registration");
+
+  ASSERT_OK_AND_ASSIGN(History history, registrations.LoadHistory());
+  EXPECT_EQ(history.version, version);
+  std::unique_ptr<Store> other = OpenAnother();
+  ASSERT_NE(other, nullptr);
+  ASSERT_OK_AND_ASSIGN(std::int64_t seen_by_other, other->registrations().HistoryVersion());
+  EXPECT_EQ(seen_by_other, version);
+  // A change through another Store is seen here.
+  ASSERT_OK(other->parties().SetPartnerParent(w.reseller, w.provider, Hours(6)));
+  ASSERT_OK_AND_ASSIGN(std::int64_t after_other, registrations.HistoryVersion());
+  EXPECT_GT(after_other, version);
+}
+
 TEST_P(StoreContract, RotatedActivationKeyLeavesThePreviousOneAGracePeriod) {
   World w;
   CreateWorld(store(), w);
@@ -1158,6 +1261,533 @@ TEST_P(StoreContract, ReroutingUpdatesEveryRecordOrNone) {
 }
 
 // ---------------------------------------------------------------------------
+// Ingest (SPEC §4)
+
+// The raw text WriteIngest is given for a record (what a conflicting duplicate
+// is quarantined with).
+std::string RawText(const UsageRecord& record) {
+  return "{\"raw\":\"" + record.identity + "/" + record.content_hash + "\"}";
+}
+
+// An IngestWrite together with the arrays it points into.
+class IngestBatch {
+ public:
+  std::vector<UsageRecord> records;
+  std::vector<std::int64_t> replay_of;  // empty, or parallel to records
+  std::vector<QuarantineEntry> quarantine;
+  Timestamp received_at = Hours(100);
+  std::optional<std::int64_t> history_version;
+
+  // Valid until the batch changes or is destroyed.
+  IngestWrite Write() {
+    raw_.clear();
+    for (const UsageRecord& record : records) raw_.push_back(RawText(record));
+    raw_views_.assign(raw_.begin(), raw_.end());
+    return IngestWrite{.records = records,
+                       .raw_texts = raw_views_,
+                       .replay_of = replay_of,
+                       .quarantine = quarantine,
+                       .received_at = received_at,
+                       .history_version = history_version};
+  }
+
+ private:
+  std::vector<std::string> raw_;
+  std::vector<std::string_view> raw_views_;
+};
+
+// StackIngestStats has no operator==: its fields, per stack.
+std::map<Guid, std::pair<Timestamp, std::int64_t>> StatsFields(
+    const std::map<Guid, StackIngestStats>& stats) {
+  std::map<Guid, std::pair<Timestamp, std::int64_t>> fields;
+  for (const auto& [cloud, s] : stats) fields[cloud] = {s.last_received_at, s.accepted};
+  return fields;
+}
+
+// R10, R11: one write stores the new records, tells a duplicate from a
+// conflicting duplicate (a repeat within the write is judged against its first
+// occurrence, a repeat across writes against the stored record), quarantines
+// every conflicting duplicate with its raw text, and adds the validation
+// failures — in input order.
+TEST_P(StoreContract, IngestWriteAcceptsDeduplicatesAndQuarantines) {
+  const Guid cloud = G(3, 1);
+  IngestBatch first;
+  first.records = {MakeUsage(cloud, 1), MakeUsage(cloud, 2), MakeUsage(cloud, 1),
+                   MakeUsage(cloud, 2, "b")};
+  first.quarantine = {MakeQuarantine(cloud, Hours(100), "UnknownMeter"),
+                      MakeQuarantine(cloud, Hours(100), "InvalidWindow")};
+  ASSERT_OK_AND_ASSIGN(IngestWriteResult result, store().usage().WriteIngest(first.Write()));
+  EXPECT_EQ(result.outcomes,
+            Outcomes({UsageOutcome::kAccepted, UsageOutcome::kAccepted, UsageOutcome::kDuplicate,
+                      UsageOutcome::kConflictingDuplicate}));
+  ASSERT_EQ(result.conflict_ids.size(), 4u);
+  EXPECT_EQ(result.conflict_ids[0], 0);
+  EXPECT_EQ(result.conflict_ids[1], 0);
+  EXPECT_EQ(result.conflict_ids[2], 0);
+  EXPECT_NE(result.conflict_ids[3], 0);
+  ASSERT_EQ(result.quarantine_ids.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    QuarantineEntry expected = first.quarantine[i];
+    expected.id = result.quarantine_ids[i];
+    ASSERT_OK_AND_ASSIGN(QuarantineEntry read,
+                         store().quarantine().GetQuarantine(result.quarantine_ids[i]));
+    EXPECT_EQ(read, expected);
+  }
+  ASSERT_OK_AND_ASSIGN(QuarantineEntry conflict,
+                       store().quarantine().GetQuarantine(result.conflict_ids[3]));
+  EXPECT_EQ(conflict.cloud_id, cloud);
+  EXPECT_EQ(conflict.code, "ConflictingDuplicate");
+  EXPECT_EQ(conflict.received_at, Hours(100));
+  EXPECT_EQ(conflict.raw_text, RawText(first.records[3]));
+  EXPECT_EQ(conflict.record_id, "record-2");
+  EXPECT_FALSE(conflict.replayed_at.has_value());
+  ASSERT_OK_AND_ASSIGN(UsageRecord stored, store().usage().GetUsage(cloud, "identity-2"));
+  EXPECT_EQ(stored, MakeUsage(cloud, 2));
+
+  // The same identities in a later write (R11 across writes).
+  IngestBatch second;
+  second.records = {MakeUsage(cloud, 1), MakeUsage(cloud, 2, "c"), MakeUsage(cloud, 3)};
+  second.received_at = Hours(101);
+  ASSERT_OK_AND_ASSIGN(result, store().usage().WriteIngest(second.Write()));
+  EXPECT_EQ(result.outcomes,
+            Outcomes({UsageOutcome::kDuplicate, UsageOutcome::kConflictingDuplicate,
+                      UsageOutcome::kAccepted}));
+  ASSERT_EQ(result.conflict_ids.size(), 3u);
+  EXPECT_EQ(result.conflict_ids[0], 0);
+  EXPECT_NE(result.conflict_ids[1], 0);
+  EXPECT_EQ(result.conflict_ids[2], 0);
+  EXPECT_TRUE(result.quarantine_ids.empty());
+  ASSERT_OK_AND_ASSIGN(conflict, store().quarantine().GetQuarantine(result.conflict_ids[1]));
+  EXPECT_EQ(conflict.raw_text, RawText(second.records[1]));
+  EXPECT_EQ(conflict.received_at, Hours(101));
+  // Neither conflicting write changed the stored record.
+  ASSERT_OK_AND_ASSIGN(stored, store().usage().GetUsage(cloud, "identity-2"));
+  EXPECT_EQ(stored, MakeUsage(cloud, 2));
+  ASSERT_OK_AND_ASSIGN(std::int64_t usage, store().usage().CountUsage({}));
+  EXPECT_EQ(usage, 3);
+  ASSERT_OK_AND_ASSIGN(std::int64_t conflicts, store().quarantine().CountQuarantine(
+                                                   {.code = std::string("ConflictingDuplicate")}));
+  EXPECT_EQ(conflicts, 2);
+  ASSERT_OK_AND_ASSIGN(std::int64_t quarantined, store().quarantine().CountQuarantine({}));
+  EXPECT_EQ(quarantined, 4);
+}
+
+// R10: all or nothing — a write that breaks a REQUIRES stores nothing, its
+// quarantine entries included.
+TEST_P(StoreContract, IngestWriteWithAnInvalidArgumentWritesNothing) {
+  const Guid cloud = G(3, 1);
+  ASSERT_OK_AND_ASSIGN(std::vector<std::int64_t> pending,
+                       store().quarantine().AddQuarantine(std::vector<QuarantineEntry>{
+                           MakeQuarantine(cloud, Hours(1), "UnknownMeter")}));
+  IngestBatch batch;
+  batch.records = {MakeUsage(cloud, 1), MakeUsage(cloud, 2)};
+  batch.replay_of = {pending[0], 0};
+  batch.quarantine = {MakeQuarantine(cloud, Hours(100), "InvalidWindow")};
+
+  IngestWrite short_raw = batch.Write();
+  short_raw.raw_texts = short_raw.raw_texts.first(1);
+  EXPECT_STATUS(store().usage().WriteIngest(short_raw), kInvalidArgument);
+  IngestWrite short_replay = batch.Write();
+  short_replay.replay_of = short_replay.replay_of.first(1);
+  EXPECT_STATUS(store().usage().WriteIngest(short_replay), kInvalidArgument);
+  batch.records[1].identity.clear();
+  EXPECT_STATUS(store().usage().WriteIngest(batch.Write()), kInvalidArgument);
+  batch.records[1].identity = "identity-2";
+  batch.records[1].content_hash.clear();
+  EXPECT_STATUS(store().usage().WriteIngest(batch.Write()), kInvalidArgument);
+
+  ASSERT_OK_AND_ASSIGN(std::int64_t usage, store().usage().CountUsage({}));
+  EXPECT_EQ(usage, 0);
+  ASSERT_OK_AND_ASSIGN(std::int64_t quarantined,
+                       store().quarantine().CountQuarantine({.include_replayed = true}));
+  EXPECT_EQ(quarantined, 1);
+  ASSERT_OK_AND_ASSIGN(QuarantineEntry entry, store().quarantine().GetQuarantine(pending[0]));
+  EXPECT_FALSE(entry.replayed_at.has_value());
+  ASSERT_OK_AND_ASSIGN(auto stats, store().usage().ListStackIngestStats());
+  EXPECT_TRUE(stats.empty());
+}
+
+// R10: once WriteIngest returns OK its records, quarantine entries, replay
+// marks and counts are durable: they survive closing and reopening.
+TEST_P(StoreContract, IngestWriteSurvivesReopening) {
+  const Guid cloud = G(3, 1);
+  ASSERT_OK_AND_ASSIGN(std::vector<std::int64_t> pending,
+                       store().quarantine().AddQuarantine(std::vector<QuarantineEntry>{
+                           MakeQuarantine(cloud, Hours(1), "UnknownMeter")}));
+  IngestBatch batch;
+  batch.records = {MakeUsage(cloud, 1), MakeUsage(cloud, 2)};
+  batch.replay_of = {pending[0], 0};
+  batch.quarantine = {MakeQuarantine(cloud, Hours(100), "InvalidWindow")};
+  ASSERT_OK_AND_ASSIGN(IngestWriteResult result, store().usage().WriteIngest(batch.Write()));
+  ASSERT_EQ(result.quarantine_ids.size(), 1u);
+  Reopen();
+  ASSERT_NE(store_, nullptr);
+  ASSERT_OK_AND_ASSIGN(UsageRecord stored, store().usage().GetUsage(cloud, "identity-2"));
+  EXPECT_EQ(stored, MakeUsage(cloud, 2));
+  ASSERT_OK_AND_ASSIGN(QuarantineEntry added,
+                       store().quarantine().GetQuarantine(result.quarantine_ids[0]));
+  EXPECT_EQ(added.code, "InvalidWindow");
+  ASSERT_OK_AND_ASSIGN(QuarantineEntry replayed, store().quarantine().GetQuarantine(pending[0]));
+  EXPECT_EQ(replayed.replayed_at, Hours(100));
+  ASSERT_OK_AND_ASSIGN(auto stats, store().usage().ListStackIngestStats());
+  EXPECT_EQ(StatsFields(stats),
+            (std::map<Guid, std::pair<Timestamp, std::int64_t>>{{cloud, {Hours(100), 2}}}));
+  ASSERT_OK_AND_ASSIGN(result, store().usage().WriteIngest(batch.Write()));
+  EXPECT_EQ(result.outcomes, Outcomes({UsageOutcome::kDuplicate, UsageOutcome::kDuplicate}));
+}
+
+// R13: records routed with a history version commit only while it is still
+// the store's; a stale write changes nothing at all (records, quarantine,
+// replay marks, counts), and the same write routed again commits.
+TEST_P(StoreContract, IngestWriteWithAStaleHistoryVersionWritesNothing) {
+  World w;
+  CreateWorld(store(), w);
+  RegistrationStore& registrations = store().registrations();
+  ASSERT_OK(registrations.PutRegistration(MakeRegistration(RegName(w), w.cloud, Hours(1)),
+                                          MakeStack(w.cloud)));
+  ASSERT_OK_AND_ASSIGN(std::vector<std::int64_t> pending,
+                       store().quarantine().AddQuarantine(std::vector<QuarantineEntry>{
+                           MakeQuarantine(w.cloud, Hours(1), "UnknownMeter")}));
+  ASSERT_OK_AND_ASSIGN(const std::int64_t routed_with, registrations.HistoryVersion());
+  // The history changes between routing and commit.
+  ASSERT_OK(registrations.PutStackSubscriber(
+      {w.cloud, G(4, 1), w.customer_directory, Validity{Hours(1), std::nullopt}}));
+
+  IngestBatch batch;
+  batch.records = {MakeUsage(w.cloud, 1), MakeUsage(w.cloud, 2)};
+  batch.replay_of = {pending[0], 0};
+  batch.quarantine = {MakeQuarantine(w.cloud, Hours(100), "InvalidWindow")};
+  batch.history_version = routed_with;
+  EXPECT_ERROR(store().usage().WriteIngest(batch.Write()), kFailedPrecondition, "HistoryChanged");
+  ASSERT_OK_AND_ASSIGN(std::int64_t usage, store().usage().CountUsage({}));
+  EXPECT_EQ(usage, 0);
+  ASSERT_OK_AND_ASSIGN(std::int64_t quarantined,
+                       store().quarantine().CountQuarantine({.include_replayed = true}));
+  EXPECT_EQ(quarantined, 1);
+  ASSERT_OK_AND_ASSIGN(QuarantineEntry entry, store().quarantine().GetQuarantine(pending[0]));
+  EXPECT_FALSE(entry.replayed_at.has_value());
+  ASSERT_OK_AND_ASSIGN(auto stats, store().usage().ListStackIngestStats());
+  EXPECT_TRUE(stats.empty());
+
+  // Routed again with the history in force, it commits.
+  ASSERT_OK_AND_ASSIGN(batch.history_version, registrations.HistoryVersion());
+  ASSERT_OK_AND_ASSIGN(IngestWriteResult result, store().usage().WriteIngest(batch.Write()));
+  EXPECT_EQ(result.outcomes, Outcomes({UsageOutcome::kAccepted, UsageOutcome::kAccepted}));
+  EXPECT_EQ(result.quarantine_ids.size(), 1u);
+  ASSERT_OK_AND_ASSIGN(entry, store().quarantine().GetQuarantine(pending[0]));
+  EXPECT_EQ(entry.replayed_at, Hours(100));
+
+  // Without a history version the write is not checked.
+  ASSERT_OK(registrations.EndStackSubscriber(w.cloud, G(4, 1), Hours(2)));
+  batch.history_version.reset();
+  batch.records = {MakeUsage(w.cloud, 3)};
+  batch.replay_of.clear();
+  batch.quarantine.clear();
+  ASSERT_OK_AND_ASSIGN(result, store().usage().WriteIngest(batch.Write()));
+  EXPECT_EQ(result.outcomes, Outcomes({UsageOutcome::kAccepted}));
+}
+
+// R10: a replayed quarantine entry is marked replayed (at received_at) when
+// its record is now accepted or proves a duplicate; one whose record still
+// conflicts stays pending and is not quarantined a second time.
+TEST_P(StoreContract, IngestReplayMarksOnlyAcceptedAndDuplicateReplays) {
+  const Guid cloud = G(3, 1);
+  ASSERT_OK(store().usage().WriteUsage(
+      std::vector<UsageRecord>{MakeUsage(cloud, 2), MakeUsage(cloud, 3)}));
+  ASSERT_OK_AND_ASSIGN(std::vector<std::int64_t> ids,
+                       store().quarantine().AddQuarantine(std::vector<QuarantineEntry>{
+                           MakeQuarantine(cloud, Hours(1), "UnknownMeter"),
+                           MakeQuarantine(cloud, Hours(1), "UnknownMeter"),
+                           MakeQuarantine(cloud, Hours(1), "ConflictingDuplicate"),
+                           MakeQuarantine(cloud, Hours(1), "UnknownMeter")}));
+  IngestBatch replay;
+  replay.records = {MakeUsage(cloud, 1), MakeUsage(cloud, 2), MakeUsage(cloud, 3, "b"),
+                    MakeUsage(cloud, 4)};
+  replay.replay_of = {ids[0], ids[1], ids[2], 0};
+  replay.received_at = Hours(200);
+  ASSERT_OK_AND_ASSIGN(IngestWriteResult result, store().usage().WriteIngest(replay.Write()));
+  EXPECT_EQ(result.outcomes,
+            Outcomes({UsageOutcome::kAccepted, UsageOutcome::kDuplicate,
+                      UsageOutcome::kConflictingDuplicate, UsageOutcome::kAccepted}));
+  EXPECT_EQ(result.conflict_ids, (std::vector<std::int64_t>{0, 0, 0, 0}));
+  std::vector<std::optional<Timestamp>> replayed_at;
+  for (std::int64_t id : ids) {
+    ASSERT_OK_AND_ASSIGN(QuarantineEntry entry, store().quarantine().GetQuarantine(id));
+    replayed_at.push_back(entry.replayed_at);
+  }
+  EXPECT_EQ(replayed_at, (std::vector<std::optional<Timestamp>>{Hours(200), Hours(200),
+                                                                std::nullopt, std::nullopt}));
+  ASSERT_OK_AND_ASSIGN(std::int64_t all,
+                       store().quarantine().CountQuarantine({.include_replayed = true}));
+  EXPECT_EQ(all, 4);
+  ASSERT_OK_AND_ASSIGN(auto pending, store().quarantine().CountPendingQuarantineByStack());
+  EXPECT_EQ(pending, (std::map<Guid, std::int64_t>{{cloud, 2}}));
+}
+
+// Per stack, WriteIngest counts the accepted records only (never duplicates or
+// conflicting duplicates) and keeps when the last accepted usage arrived;
+// stacks without accepted usage are not listed.
+TEST_P(StoreContract, StackIngestStatsCountOnlyAcceptedRecords) {
+  const Guid a = G(3, 1);
+  const Guid b = G(3, 2);
+  const Guid c = G(3, 3);
+  IngestBatch first;
+  first.records = {MakeUsage(a, 1), MakeUsage(a, 2), MakeUsage(a, 1), MakeUsage(b, 1)};
+  first.quarantine = {MakeQuarantine(c, Hours(100), "UnknownMeter")};
+  first.received_at = Hours(100);
+  ASSERT_OK(store().usage().WriteIngest(first.Write()));
+  using Fields = std::map<Guid, std::pair<Timestamp, std::int64_t>>;
+  ASSERT_OK_AND_ASSIGN(auto stats, store().usage().ListStackIngestStats());
+  EXPECT_EQ(StatsFields(stats), (Fields{{a, {Hours(100), 2}}, {b, {Hours(100), 1}}}));
+
+  IngestBatch second;
+  second.records = {MakeUsage(a, 3), MakeUsage(a, 1), MakeUsage(a, 2, "x"), MakeUsage(b, 1),
+                    MakeUsage(b, 1, "y")};
+  second.received_at = Hours(101);
+  ASSERT_OK(store().usage().WriteIngest(second.Write()));
+  ASSERT_OK_AND_ASSIGN(stats, store().usage().ListStackIngestStats());
+  EXPECT_EQ(StatsFields(stats), (Fields{{a, {Hours(101), 3}}, {b, {Hours(100), 1}}}));
+}
+
+// R11: a PlatformAdmin's supersession replaces the stored record's content and
+// routing, returns the record as it was, and is recorded; the identity then
+// stands for the new content.
+TEST_P(StoreContract, SupersedingReplacesTheRecordAndRecordsTheSupersession) {
+  const Guid cloud = G(3, 1);
+  const Guid other_cloud = G(3, 2);
+  const UsageRecord original = MakeUsage(cloud, 1);
+  ASSERT_OK(store().usage().WriteUsage(
+      std::vector<UsageRecord>{original, MakeUsage(cloud, 2), MakeUsage(other_cloud, 1)}));
+  UsageRecord replacement = original;
+  replacement.content_hash = "hash-corrected";
+  replacement.tenant_id = G(1, 3);
+  replacement.local_subscription_id = G(4, 2);
+  replacement.meter_id = G(5, 2);
+  replacement.quantity = Q("0.0000000003");
+  replacement.usage_start = Hours(30);
+  replacement.usage_end = Hours(31);
+  replacement.resource_uri = "/subscriptions/x/virtualMachines/corrected";
+  replacement.instance_data = R"({"corrected":true})";
+  replacement.routing = Routing{G(2, 2), BillTo{BillTo::Kind::kPartner, "fabrikam", Guid()},
+                                RoutingReason::kRegisteredCustomer};
+  replacement.reported_time = Hours(500);
+  UsageSupersession supersession;
+  supersession.cloud_id = cloud;
+  supersession.identity = original.identity;
+  supersession.at = Hours(400);
+  supersession.actor_principal_id = G(6, 1);
+  supersession.reason = "wrong meter";
+  supersession.old_meter_id = original.meter_id;
+  supersession.old_quantity = original.quantity;
+  supersession.old_usage_start = original.usage_start;
+  supersession.old_billed_subscription_id = original.routing.billed_subscription_id;
+  supersession.old_content_hash = original.content_hash;
+  supersession.new_quantity = replacement.quantity;
+
+  ASSERT_OK_AND_ASSIGN(UsageRecord old, store().usage().SupersedeUsage(replacement, supersession));
+  EXPECT_EQ(old, original);
+  ASSERT_OK_AND_ASSIGN(UsageRecord stored, store().usage().GetUsage(cloud, original.identity));
+  EXPECT_EQ(stored, replacement);
+  ASSERT_OK_AND_ASSIGN(UsageRecord untouched, store().usage().GetUsage(cloud, "identity-2"));
+  EXPECT_EQ(untouched, MakeUsage(cloud, 2));
+  ASSERT_OK_AND_ASSIGN(std::vector<UsageSupersession> listed,
+                       store().usage().ListSupersessions(cloud));
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_NE(listed[0].id, 0);
+  UsageSupersession expected = supersession;
+  expected.id = listed[0].id;
+  EXPECT_EQ(listed[0], expected);
+  ASSERT_OK_AND_ASSIGN(listed, store().usage().ListSupersessions(other_cloud));
+  EXPECT_TRUE(listed.empty());
+
+  // The identity now stands for the replacement's content.
+  ASSERT_OK_AND_ASSIGN(std::vector<UsageOutcome> outcomes,
+                       store().usage().WriteUsage(std::vector<UsageRecord>{replacement, original}));
+  EXPECT_EQ(outcomes, Outcomes({UsageOutcome::kDuplicate, UsageOutcome::kConflictingDuplicate}));
+
+  // Supersessions list oldest first; without a cloud, every cloud's.
+  UsageRecord second = MakeUsage(other_cloud, 1, "corrected");
+  UsageSupersession second_supersession = supersession;
+  second_supersession.cloud_id = other_cloud;
+  second_supersession.at = Hours(401);
+  second_supersession.old_content_hash = "hash-a";
+  ASSERT_OK(store().usage().SupersedeUsage(second, second_supersession));
+  ASSERT_OK_AND_ASSIGN(listed, store().usage().ListSupersessions(std::nullopt));
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].cloud_id, cloud);
+  EXPECT_EQ(listed[1].cloud_id, other_cloud);
+  EXPECT_LT(listed[0].id, listed[1].id);
+
+  // An unknown record is NotFound and nothing is recorded.
+  EXPECT_ERROR(store().usage().SupersedeUsage(MakeUsage(cloud, 9), supersession), kNotFound,
+               "UsageNotFound");
+  ASSERT_OK_AND_ASSIGN(listed, store().usage().ListSupersessions(std::nullopt));
+  EXPECT_EQ(listed.size(), 2u);
+  EXPECT_STATUS(store().usage().GetUsage(cloud, "identity-9"), kNotFound);
+}
+
+// ---------------------------------------------------------------------------
+// Re-route markers (R13)
+
+// The pending markers as (cloud, from) pairs, then deleted.
+using Covered = std::set<std::pair<std::optional<Guid>, Timestamp>>;
+
+absl::StatusOr<Covered> TakeRerouteMarkers(Store& store) {
+  absl::StatusOr<std::vector<RerouteMarker>> markers = store.usage().ListRerouteMarkers();
+  if (!markers.ok()) return markers.status();
+  Covered covered;
+  std::vector<std::int64_t> ids;
+  for (const RerouteMarker& marker : *markers) {
+    covered.insert({marker.cloud_id, marker.from});
+    ids.push_back(marker.id);
+  }
+  absl::Status deleted = store.usage().DeleteRerouteMarkers(ids);
+  if (!deleted.ok()) return deleted;
+  return covered;
+}
+
+// A change of a registration or a customer subscription leaves a marker for
+// its cloud from the earliest instant whose routing it may change.
+TEST_P(StoreContract, RegistrationAndCustomerSubscriptionChangesLeaveRerouteMarkers) {
+  World w;
+  CreateWorld(store(), w);
+  ASSERT_OK(TakeRerouteMarkers(store()));
+  RegistrationStore& registrations = store().registrations();
+  const Covered none;
+
+  ASSERT_OK(registrations.PutRegistration(MakeRegistration(RegName(w), w.cloud, Hours(1)),
+                                          MakeStack(w.cloud)));
+  ASSERT_OK_AND_ASSIGN(Covered covered, TakeRerouteMarkers(store()));
+  EXPECT_EQ(covered, (Covered{{w.cloud, Hours(1)}}));
+  ASSERT_OK_AND_ASSIGN(covered, TakeRerouteMarkers(store()));
+  EXPECT_EQ(covered, none);
+
+  ASSERT_OK(registrations.PutCustomerSubscription(
+      MakeCustomer(RegName(w), w.customer_sub, w.customer_directory, Hours(2))));
+  ASSERT_OK_AND_ASSIGN(covered, TakeRerouteMarkers(store()));
+  EXPECT_EQ(covered, (Covered{{w.cloud, Hours(2)}}));
+
+  // The tenant moves to another subscription: the earlier mapping ends there.
+  ASSERT_OK(registrations.PutCustomerSubscription(
+      MakeCustomer(RegName(w), w.customer_sub2, w.customer_directory, Hours(7))));
+  ASSERT_OK_AND_ASSIGN(covered, TakeRerouteMarkers(store()));
+  EXPECT_EQ(covered, (Covered{{w.cloud, Hours(7)}}));
+
+  // And back at hour 10, corrected (effectiveFrom) to hour 9.
+  ASSERT_OK(registrations.PutCustomerSubscription(
+      MakeCustomer(RegName(w), w.customer_sub, w.customer_directory, Hours(10))));
+  ASSERT_OK_AND_ASSIGN(covered, TakeRerouteMarkers(store()));
+  EXPECT_EQ(covered, (Covered{{w.cloud, Hours(10)}}));
+  ASSERT_OK(registrations.PutCustomerSubscription(
+      MakeCustomer(RegName(w), w.customer_sub, w.customer_directory, Hours(9))));
+  ASSERT_OK_AND_ASSIGN(covered, TakeRerouteMarkers(store()));
+  EXPECT_EQ(covered, (Covered{{w.cloud, Hours(9)}}));
+
+  Registration v2 = MakeRegistration(RegName(w), w.cloud, Hours(11));
+  v2.multi_tenant = false;
+  ASSERT_OK(registrations.PutRegistration(v2, MakeStack(w.cloud)));
+  ASSERT_OK_AND_ASSIGN(covered, TakeRerouteMarkers(store()));
+  EXPECT_EQ(covered, (Covered{{w.cloud, Hours(11)}}));
+
+  ASSERT_OK(registrations.EndCustomerSubscription(RegName(w), w.customer_sub, Hours(12)));
+  ASSERT_OK_AND_ASSIGN(covered, TakeRerouteMarkers(store()));
+  EXPECT_EQ(covered, (Covered{{w.cloud, Hours(12)}}));
+
+  // A registration of another cloud marks that cloud only.
+  ASSERT_OK(registrations.PutRegistration(MakeRegistration(RegName(w, "reg2"), w.cloud2, Hours(3)),
+                                          MakeStack(w.cloud2)));
+  ASSERT_OK_AND_ASSIGN(covered, TakeRerouteMarkers(store()));
+  EXPECT_EQ(covered, (Covered{{w.cloud2, Hours(3)}}));
+
+  ASSERT_OK(registrations.EndRegistration(RegName(w), Hours(13)));
+  ASSERT_OK_AND_ASSIGN(covered, TakeRerouteMarkers(store()));
+  EXPECT_EQ(covered, (Covered{{w.cloud, Hours(13)}}));
+
+  // A refused change leaves no marker.
+  EXPECT_ERROR(registrations.PutCustomerSubscription(
+                   MakeCustomer(RegName(w), w.customer_sub, w.customer_directory, Hours(14))),
+               kNotFound, "RegistrationNotFound");
+  EXPECT_ERROR(registrations.PutRegistration(
+                   MakeRegistration(RegName(w, "reg3"), w.cloud2, Hours(14)), MakeStack(w.cloud2)),
+               kAlreadyExists, "CloudAlreadyRegistered");
+  ASSERT_OK_AND_ASSIGN(covered, TakeRerouteMarkers(store()));
+  EXPECT_EQ(covered, none);
+}
+
+// A partner-parent or subscription-owner change may re-route any cloud's
+// usage: its marker names no cloud.
+TEST_P(StoreContract, PartnerParentAndOwnerChangesLeaveRerouteMarkersForEveryCloud) {
+  World w;
+  // Creating partners and subscriptions starts parent links and ownerships.
+  CreateWorld(store(), w);
+  ASSERT_OK_AND_ASSIGN(Covered covered, TakeRerouteMarkers(store()));
+  EXPECT_EQ(covered, (Covered{{std::nullopt, kT0}}));
+  PartyStore& parties = store().parties();
+
+  ASSERT_OK(parties.SetPartnerParent(w.reseller, w.other, Hours(10)));
+  ASSERT_OK_AND_ASSIGN(covered, TakeRerouteMarkers(store()));
+  EXPECT_EQ(covered, (Covered{{std::nullopt, Hours(10)}}));
+  // A change at the start of the version in force replaces it in place: usage
+  // from that start on may route differently too.
+  ASSERT_OK(parties.SetPartnerParent(w.reseller, w.provider, Hours(10)));
+  ASSERT_OK_AND_ASSIGN(covered, TakeRerouteMarkers(store()));
+  EXPECT_EQ(covered, (Covered{{std::nullopt, Hours(10)}}));
+
+  ASSERT_OK(parties.TransferSubscription(w.customer_sub, w.other, Hours(5)));
+  ASSERT_OK_AND_ASSIGN(covered, TakeRerouteMarkers(store()));
+  EXPECT_EQ(covered, (Covered{{std::nullopt, Hours(5)}}));
+  ASSERT_OK(parties.TransferSubscription(w.customer_sub, w.provider, Hours(5)));
+  ASSERT_OK_AND_ASSIGN(covered, TakeRerouteMarkers(store()));
+  EXPECT_EQ(covered, (Covered{{std::nullopt, Hours(5)}}));
+
+  ASSERT_OK(parties.CreatePartner(MakePartner("tailspin", PartnerKind::kIndirectReseller),
+                                  w.provider, Hours(20)));
+  ASSERT_OK_AND_ASSIGN(covered, TakeRerouteMarkers(store()));
+  EXPECT_EQ(covered, (Covered{{std::nullopt, Hours(20)}}));
+  ASSERT_OK(parties.CreateSubscription(
+      MakeSubscription(G(2, 9), OfferType::kCsp, w.customer_directory, "tailspin"), Hours(21)));
+  ASSERT_OK_AND_ASSIGN(covered, TakeRerouteMarkers(store()));
+  EXPECT_EQ(covered, (Covered{{std::nullopt, Hours(21)}}));
+
+  // A refused change leaves no marker.
+  EXPECT_ERROR(parties.SetPartnerParent(w.reseller, w.other, Hours(9)), kFailedPrecondition,
+               "VersionOutOfOrder");
+  ASSERT_OK_AND_ASSIGN(covered, TakeRerouteMarkers(store()));
+  EXPECT_EQ(covered, Covered{});
+}
+
+// Markers list oldest first; deleting removes exactly the given ids and
+// ignores unknown ones.
+TEST_P(StoreContract, DeletingRerouteMarkersRemovesOnlyTheGivenIds) {
+  World w;
+  CreateWorld(store(), w);
+  ASSERT_OK(TakeRerouteMarkers(store()));
+  RegistrationStore& registrations = store().registrations();
+  ASSERT_OK(registrations.PutRegistration(MakeRegistration(RegName(w), w.cloud, Hours(1)),
+                                          MakeStack(w.cloud)));
+  ASSERT_OK(store().parties().SetPartnerParent(w.reseller, w.other, Hours(2)));
+  ASSERT_OK(registrations.PutRegistration(MakeRegistration(RegName(w, "reg2"), w.cloud2, Hours(3)),
+                                          MakeStack(w.cloud2)));
+  ASSERT_OK_AND_ASSIGN(std::vector<RerouteMarker> markers, store().usage().ListRerouteMarkers());
+  ASSERT_GE(markers.size(), 3u);
+  EXPECT_TRUE(
+      std::is_sorted(markers.begin(), markers.end(),
+                     [](const RerouteMarker& x, const RerouteMarker& y) { return x.id < y.id; }));
+  EXPECT_EQ(markers.front().cloud_id, w.cloud);
+  EXPECT_EQ(markers.back().cloud_id, w.cloud2);
+
+  const std::int64_t unknown = markers.back().id + 1000;
+  ASSERT_OK(store().usage().DeleteRerouteMarkers(
+      std::vector<std::int64_t>{markers.front().id, markers.back().id, unknown}));
+  std::vector<RerouteMarker> expected(markers.begin() + 1, markers.end() - 1);
+  ASSERT_OK_AND_ASSIGN(std::vector<RerouteMarker> left, store().usage().ListRerouteMarkers());
+  EXPECT_EQ(left, expected);
+  ASSERT_OK(store().usage().DeleteRerouteMarkers(std::vector<std::int64_t>{}));
+  ASSERT_OK_AND_ASSIGN(left, store().usage().ListRerouteMarkers());
+  EXPECT_EQ(left, expected);
+}
+
+// ---------------------------------------------------------------------------
 // Quarantine
 
 TEST_P(StoreContract, QuarantineFiltersByStackCodeAndTimeRange) {
@@ -1186,6 +1816,74 @@ TEST_P(StoreContract, QuarantineFiltersByStackCodeAndTimeRange) {
   EXPECT_STATUS(store().quarantine().GetQuarantine(ids[3] + 100), kNotFound);
   ASSERT_OK_AND_ASSIGN(auto per_stack, store().quarantine().CountPendingQuarantineByStack());
   EXPECT_EQ(per_stack, (std::map<Guid, std::int64_t>{{a, 3}, {b, 1}}));
+}
+
+// R10: the quarantine is listed by the stacks a caller may see (an empty list
+// sees none) and by entry ids (a replay's selection), with the other filters.
+TEST_P(StoreContract, QuarantineFiltersByAListOfStacksAndByIds) {
+  const Guid a = G(3, 1);
+  const Guid b = G(3, 2);
+  const Guid c = G(3, 3);
+  std::vector<QuarantineEntry> entries = {
+      MakeQuarantine(a, Hours(1), "UnknownMeter"), MakeQuarantine(b, Hours(2), "UnknownMeter"),
+      MakeQuarantine(c, Hours(3), "InvalidWindow"), MakeQuarantine(a, Hours(4), "UnknownMeter")};
+  ASSERT_OK_AND_ASSIGN(std::vector<std::int64_t> ids, store().quarantine().AddQuarantine(entries));
+  for (std::size_t i = 0; i < ids.size(); ++i) entries[i].id = ids[i];
+  QuarantineStore& quarantine = store().quarantine();
+  using Entries = std::vector<QuarantineEntry>;
+
+  ASSERT_OK_AND_ASSIGN(
+      Page<QuarantineEntry> page,
+      quarantine.ListQuarantine({.cloud_ids = std::vector<Guid>{a, c}}, PageRequest{}));
+  EXPECT_EQ(page.items, (Entries{entries[0], entries[2], entries[3]}));
+  ASSERT_OK_AND_ASSIGN(std::int64_t count,
+                       quarantine.CountQuarantine({.cloud_ids = std::vector<Guid>{a, c}}));
+  EXPECT_EQ(count, 3);
+  // An empty list of stacks (a caller who sees none) matches nothing.
+  ASSERT_OK_AND_ASSIGN(
+      page, quarantine.ListQuarantine({.cloud_ids = std::vector<Guid>{}}, PageRequest{}));
+  EXPECT_TRUE(page.items.empty());
+  ASSERT_OK_AND_ASSIGN(count, quarantine.CountQuarantine({.cloud_ids = std::vector<Guid>{}}));
+  EXPECT_EQ(count, 0);
+  ASSERT_OK_AND_ASSIGN(count,
+                       quarantine.CountQuarantine({.cloud_ids = std::vector<Guid>{G(3, 9)}}));
+  EXPECT_EQ(count, 0);
+  // It combines with the other conditions.
+  ASSERT_OK_AND_ASSIGN(page, quarantine.ListQuarantine({.cloud_id = a,
+                                                        .cloud_ids = std::vector<Guid>{a, b},
+                                                        .code = std::string("UnknownMeter")},
+                                                       PageRequest{}));
+  EXPECT_EQ(page.items, (Entries{entries[0], entries[3]}));
+  ASSERT_OK_AND_ASSIGN(
+      count, quarantine.CountQuarantine({.cloud_id = c, .cloud_ids = std::vector<Guid>{a, b}}));
+  EXPECT_EQ(count, 0);
+
+  ASSERT_OK_AND_ASSIGN(
+      page,
+      quarantine.ListQuarantine({.ids = std::vector<std::int64_t>{ids[3], ids[1]}}, PageRequest{}));
+  EXPECT_EQ(page.items, (Entries{entries[1], entries[3]}));
+  ASSERT_OK_AND_ASSIGN(
+      page, quarantine.ListQuarantine({.ids = std::vector<std::int64_t>{}}, PageRequest{}));
+  EXPECT_TRUE(page.items.empty());
+  ASSERT_OK_AND_ASSIGN(
+      count, quarantine.CountQuarantine({.ids = std::vector<std::int64_t>{ids[3] + 100}}));
+  EXPECT_EQ(count, 0);
+  ASSERT_OK_AND_ASSIGN(
+      page, quarantine.ListQuarantine({.cloud_ids = std::vector<Guid>{b, c},
+                                       .ids = std::vector<std::int64_t>{ids[0], ids[1], ids[3]}},
+                                      PageRequest{}));
+  EXPECT_EQ(page.items, (Entries{entries[1]}));
+
+  // A replayed entry is listed by id only with include_replayed.
+  ASSERT_OK(quarantine.MarkReplayed(std::vector<std::int64_t>{ids[3]}, Hours(5)));
+  ASSERT_OK_AND_ASSIGN(count,
+                       quarantine.CountQuarantine({.ids = std::vector<std::int64_t>{ids[3]}}));
+  EXPECT_EQ(count, 0);
+  ASSERT_OK_AND_ASSIGN(page, quarantine.ListQuarantine({.ids = std::vector<std::int64_t>{ids[3]},
+                                                        .include_replayed = true},
+                                                       PageRequest{}));
+  ASSERT_EQ(page.items.size(), 1u);
+  EXPECT_EQ(page.items[0].replayed_at, Hours(5));
 }
 
 TEST_P(StoreContract, QuarantinePagesByCursor) {
@@ -1687,6 +2385,109 @@ TEST_P(StoreContract, ConcurrentClosesOfOnePeriodIssueOneSetOfInvoices) {
     EXPECT_EQ(result->invoices, results[0]->invoices);
   }
   EXPECT_EQ(newly_closed, 1);
+}
+
+constexpr int kIngestIdentities = 600;
+constexpr int kIngestBatch = 50;
+
+struct IngestCounts {
+  std::int64_t accepted = 0;
+  std::int64_t duplicates = 0;
+  std::int64_t conflicts = 0;
+};
+
+// Writes every identity once with `content`, through WriteIngest with the
+// history version in force, in batches that start at `offset` and wrap around.
+absl::StatusOr<IngestCounts> IngestAllIdentities(Store& store, int offset,
+                                                 const std::string& content) {
+  IngestCounts counts;
+  for (int start = 0; start < kIngestIdentities; start += kIngestBatch) {
+    IngestBatch batch;
+    for (int i = 0; i < kIngestBatch; ++i) {
+      batch.records.push_back(
+          MakeUsage(G(3, 1), (offset + start + i) % kIngestIdentities, content));
+    }
+    absl::StatusOr<std::int64_t> version = store.registrations().HistoryVersion();
+    if (!version.ok()) return version.status();
+    batch.history_version = *version;
+    absl::StatusOr<IngestWriteResult> result = store.usage().WriteIngest(batch.Write());
+    if (!result.ok()) return result.status();
+    if (result->outcomes.size() != batch.records.size() ||
+        result->conflict_ids.size() != batch.records.size()) {
+      return absl::InternalError("wrong outcome count");
+    }
+    for (std::size_t i = 0; i < result->outcomes.size(); ++i) {
+      const bool conflict = result->outcomes[i] == UsageOutcome::kConflictingDuplicate;
+      if (conflict != (result->conflict_ids[i] != 0)) {
+        return absl::InternalError("a conflict id does not match its outcome");
+      }
+      switch (result->outcomes[i]) {
+        case UsageOutcome::kAccepted:
+          ++counts.accepted;
+          break;
+        case UsageOutcome::kDuplicate:
+          ++counts.duplicates;
+          break;
+        case UsageOutcome::kConflictingDuplicate:
+          ++counts.conflicts;
+          break;
+      }
+    }
+  }
+  return counts;
+}
+
+// R11 under concurrency: threads of two Stores on one database ingest the same
+// identities at once, half of them with other content. Each identity is
+// accepted exactly once overall; for each, the two other writers with the
+// winner's content see duplicates and the three with the other content see
+// conflicting duplicates, each quarantined once; the stack's count agrees.
+TEST_P(StoreContract, ConcurrentIngestWritesAcceptEachIdentityOnce) {
+  constexpr int kStores = 2;
+  constexpr int kThreadsPerStore = 3;
+  std::vector<std::unique_ptr<Store>> stores;
+  for (int s = 0; s < kStores; ++s) {
+    stores.push_back(OpenAnother());
+    ASSERT_NE(stores.back(), nullptr);
+  }
+  std::mutex mu;
+  IngestCounts total;
+  std::vector<absl::Status> errors;
+  std::latch start(kStores * kThreadsPerStore);
+  std::vector<std::thread> threads;
+  for (int s = 0; s < kStores; ++s) {
+    for (int t = 0; t < kThreadsPerStore; ++t) {
+      threads.emplace_back([&, s, t] {
+        const int writer = kThreadsPerStore * s + t;
+        start.arrive_and_wait();
+        absl::StatusOr<IngestCounts> counts = IngestAllIdentities(
+            *stores[static_cast<std::size_t>(s)], 17 * writer, writer % 2 == 0 ? "a" : "b");
+        std::lock_guard<std::mutex> lock(mu);
+        if (!counts.ok()) {
+          errors.push_back(counts.status());
+          return;
+        }
+        total.accepted += counts->accepted;
+        total.duplicates += counts->duplicates;
+        total.conflicts += counts->conflicts;
+      });
+    }
+  }
+  for (auto& thread : threads) thread.join();
+  for (const auto& error : errors) ADD_FAILURE() << error;
+  ASSERT_TRUE(errors.empty());
+  EXPECT_EQ(total.accepted, kIngestIdentities);
+  EXPECT_EQ(total.duplicates, 2 * kIngestIdentities);
+  EXPECT_EQ(total.conflicts, 3 * kIngestIdentities);
+  ASSERT_OK_AND_ASSIGN(std::int64_t stored, store().usage().CountUsage({}));
+  EXPECT_EQ(stored, kIngestIdentities);
+  ASSERT_OK_AND_ASSIGN(
+      std::int64_t quarantined,
+      store().quarantine().CountQuarantine({.code = std::string("ConflictingDuplicate")}));
+  EXPECT_EQ(quarantined, total.conflicts);
+  ASSERT_OK_AND_ASSIGN(auto stats, store().usage().ListStackIngestStats());
+  ASSERT_EQ(stats.size(), 1u);
+  EXPECT_EQ(stats.begin()->second.accepted, kIngestIdentities);
 }
 
 }  // namespace

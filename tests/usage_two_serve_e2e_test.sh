@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# End to end (R10, R11): two `stackbill serve` processes on ONE SQLite file
+# receive overlapping usage batches at the same time — every batch sent to
+# both, twice — and every record is counted exactly once. Then a bad line is
+# quarantined alone, a body over the records limit is 413, another stack's
+# key is 403, and a JSON page that does not parse is 400 naming the byte.
+# Usage: usage_two_serve_e2e_test.sh STACKBILL_BINARY WORLD_FILE [RECORDS]
+set -euo pipefail
+bin=$1
+world=$2
+records=${3:-4000}
+batch=500
+dir=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid"
+      wait "$pid" || true
+    fi
+  done
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+fail() {
+  echo "FAIL: $*"
+  for log in "$dir"/serve-*.log; do
+    [ -f "$log" ] && { echo "--- $log"; tail -20 "$log"; }
+  done
+  exit 1
+}
+export STACKBILL_PROFILE="$dir/profile.json"
+unset STACKBILL_ENDPOINT STACKBILL_TOKEN STACKBILL_CA_FILE
+
+admin_token=$("$bin" init --db "$dir/s.db" | sed -n 's/^token: *//p')
+[ -n "$admin_token" ] || fail "init printed no token"
+"$bin" dev-cert --out-dir "$dir/tls" >/dev/null 2>&1 || fail "dev-cert failed"
+
+start_serve() {  # name
+  "$bin" serve --db "$dir/s.db" --port 0 --port-file "$dir/port-$1" \
+    --tls-cert "$dir/tls/cert.pem" --tls-key "$dir/tls/key.pem" \
+    --max-usage-records 1000 >"$dir/serve-$1.log" 2>&1 &
+  pids+=($!)
+  local deadline=$((SECONDS + 30))
+  until [ -s "$dir/port-$1" ]; do
+    kill -0 "${pids[-1]}" 2>/dev/null || fail "serve $1 exited early"
+    [ $SECONDS -lt $deadline ] || fail "serve $1 wrote no port file in 30 s"
+    sleep 0.1
+  done
+}
+start_serve a
+start_serve b
+url_a="https://127.0.0.1:$(cat "$dir/port-a")"
+url_b="https://127.0.0.1:$(cat "$dir/port-b")"
+
+"$bin" login --endpoint "$url_a" --token "$admin_token" --ca-file "$dir/tls/cert.pem" \
+  >/dev/null || fail "login failed"
+applied=$("$bin" world apply "$world") || fail "world apply failed: $applied"
+key_line() { grep "activation key for stack $1 " <<<"$applied" || fail "no key for $1"; }
+cloud1=$(key_line stack1 | sed -n 's/.*(cloud \([0-9a-f-]*\)).*/\1/p')
+key1=$(key_line stack1 | sed -n 's/.*: \([^ ]*\)$/\1/p')
+key2=$(key_line stack2 | sed -n 's/.*: \([^ ]*\)$/\1/p')
+[ -n "$cloud1" ] && [ -n "$key1" ] && [ -n "$key2" ] || fail "cannot read the activation keys"
+
+# Records of an unregistered tenant (routed to the default subscription),
+# hourly over the last days, meter Base VM Size Hours of the built-in catalogue.
+meter=FAB6EB84-500B-4A09-A8CA-7358F8BBAEA5
+tenant=7d0a3c1e-1b2c-4d5e-8f90-a1b2c3d4e5f6
+sub=9a000000-0000-0000-0000-000000000001
+base=$(($(date -u +%s) / 3600 * 3600 - 96 * 3600))
+hours=()
+for ((h = 0; h <= 90; h++)); do hours+=("$(date -u -d "@$((base + h * 3600))" +%Y-%m-%dT%H:%M:%SZ)"); done
+make_batch() {  # first count file
+  local i start end
+  for ((i = $1; i < $1 + $2; i++)); do
+    start=${hours[$((i % 90))]}
+    end=${hours[$((i % 90 + 1))]}
+    printf '{"id":"rec-%d","tenantId":"%s","subscriptionId":"%s","meterId":"%s","quantity":%d.25,"usageStartTime":"%s","usageEndTime":"%s"}\n' \
+      "$i" "$tenant" "$sub" "$meter" $((i % 7)) "$start" "$end"
+  done >"$3"
+}
+post() {  # url key file [content-type] → response body on stdout, status in $dir/status
+  curl -sS --cacert "$dir/tls/cert.pem" -o - -w '\n%{http_code}' \
+    -H "Authorization: Bearer $2" -H "Content-Type: ${4:-application/x-ndjson}" \
+    --data-binary "@$3" "$1/v1/stacks/$cloud1/usage"
+}
+
+# Overlapping batches: batch k holds records [k*batch/2, k*batch/2 + batch).
+echo "sending $records records in overlapping batches of $batch to both servers, twice"
+files=()
+for ((first = 0; first < records; first += batch / 2)); do
+  count=$batch
+  ((first + count > records)) && count=$((records - first))
+  make_batch "$first" "$count" "$dir/batch-$first.ndjson"
+  files+=("$dir/batch-$first.ndjson")
+done
+n=0
+for round in 1 2; do
+  for f in "${files[@]}"; do
+    post "$url_a" "$key1" "$f" >"$dir/resp-$n-a" &
+    post "$url_b" "$key1" "$f" >"$dir/resp-$n-b" &
+    n=$((n + 1))
+  done
+done
+wait_jobs=$(jobs -p | grep -v -e "${pids[0]}" -e "${pids[1]}" || true)
+for job in $wait_jobs; do wait "$job" || fail "a curl failed"; done
+
+accepted=0
+duplicates=0
+for r in "$dir"/resp-*; do
+  [ "$(tail -n1 "$r")" = 200 ] || fail "a batch was answered $(tail -n1 "$r"): $(head -c 300 "$r")"
+  body=$(head -n -1 "$r")
+  accepted=$((accepted + $(jq .accepted <<<"$body")))
+  duplicates=$((duplicates + $(jq .duplicates <<<"$body")))
+  [ "$(jq .quarantined <<<"$body")" = 0 ] || fail "records were quarantined: $body"
+done
+echo "accepted $accepted, duplicates $duplicates over $n batches x 2 servers"
+[ "$accepted" = "$records" ] || fail "accepted $accepted records, expected exactly $records"
+stored=$(sqlite3 "$dir/s.db" "SELECT count(*) FROM usage_records")
+[ "$stored" = "$records" ] || fail "the store holds $stored records, expected $records"
+stack=$(curl -sS --cacert "$dir/tls/cert.pem" -H "Authorization: Bearer $admin_token" \
+  "$url_b/v1/stacks/$cloud1")
+[ "$(jq .usageRecordsAccepted <<<"$stack")" = "$records" ] ||
+  fail "GET /v1/stacks/{cloudId} counts $(jq .usageRecordsAccepted <<<"$stack")"
+[ "$(jq -r .lastUsageReceivedAt <<<"$stack")" != null ] || fail "no lastUsageReceivedAt"
+
+# A bad NDJSON line is quarantined alone; the rest is accepted (SPEC §4).
+make_batch "$records" 2 "$dir/mixed.ndjson"
+printf '{"id":"broken",\n' >>"$dir/mixed.ndjson"
+out=$(post "$url_a" "$key1" "$dir/mixed.ndjson")
+[ "$(tail -n1 <<<"$out")" = 200 ] || fail "mixed body: $out"
+body=$(head -n -1 <<<"$out")
+[ "$(jq .accepted <<<"$body")" = 2 ] && [ "$(jq .quarantined <<<"$body")" = 1 ] ||
+  fail "mixed body: $body"
+[ "$(jq -r '.errors[0].code' <<<"$body")" = MalformedRecord ] || fail "mixed body: $body"
+quarantine=$(curl -sS --cacert "$dir/tls/cert.pem" -H "Authorization: Bearer $admin_token" \
+  "$url_b/v1/quarantine?cloudId=$cloud1")
+[ "$(jq -r '.value[0].rawText' <<<"$quarantine")" = '{"id":"broken",' ] ||
+  fail "quarantine: $quarantine"
+
+# More records than --max-usage-records: 413, nothing stored.
+make_batch 900000 1001 "$dir/big.ndjson"
+out=$(post "$url_a" "$key1" "$dir/big.ndjson")
+[ "$(tail -n1 <<<"$out")" = 413 ] || fail "1001 records: $out"
+grep -q TooManyRecords <<<"$out" || fail "1001 records: $out"
+
+# Another stack's key: 403. A usage page that does not parse: 400 at a byte.
+out=$(post "$url_b" "$key2" "$dir/mixed.ndjson")
+[ "$(tail -n1 <<<"$out")" = 403 ] || fail "stack 2's key on stack 1: $out"
+printf '{"value":[{"properties":{"id":1}' >"$dir/page.json"
+out=$(post "$url_b" "$key1" "$dir/page.json" application/json)
+[ "$(tail -n1 <<<"$out")" = 400 ] || fail "unparsable page: $out"
+grep -q 'at byte' <<<"$out" || fail "unparsable page: $out"
+stored=$(sqlite3 "$dir/s.db" "SELECT count(*) FROM usage_records")
+[ "$stored" = $((records + 2)) ] || fail "the store holds $stored records after the refusals"
+
+echo PASS
