@@ -78,6 +78,15 @@ TEST_F(AzureStackRoutesTest, DuplicateKeyInBodyIsInvalidRequestContent) {
   EXPECT_EQ(reply.code, "InvalidRequestContent");
 }
 
+// A number beyond a double is refused by nlohmann with out_of_range, not
+// parse_error: still a 400, never a 500.
+TEST_F(AzureStackRoutesTest, ANumberBeyondADoubleIsInvalidRequestContent) {
+  Reply reply = Send("PUT", RegistrationPath() + "?api-version=2017-06-01", "owner",
+                     R"({"location":"global","properties":{"n":1e400}})");
+  EXPECT_EQ(reply.status, 400);
+  EXPECT_EQ(reply.code, "InvalidRequestContent");
+}
+
 TEST_F(AzureStackRoutesTest, NoTokenIs401) {
   Reply reply = Send("GET", RegistrationPath() + "?api-version=2017-06-01", "");
   EXPECT_EQ(reply.status, 401);

@@ -50,6 +50,10 @@ absl::StatusOr<nlohmann::json> ParseJsonObject(std::string_view body, bool allow
   } catch (const nlohmann::json::parse_error& e) {
     return InvalidContent(
         fmt::format("the request body is not valid JSON at byte {}: {}", e.byte, e.what()));
+  } catch (const nlohmann::json::exception& e) {
+    // out_of_range.406: a number beyond a double (1e400), which nlohmann
+    // refuses with another exception than parse_error.
+    return InvalidContent(fmt::format("the request body is not usable JSON: {}", e.what()));
   }
   if (!duplicate.empty()) {
     return InvalidContent(fmt::format("the request body gives the key '{}' twice", duplicate));

@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
-#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "core/error.h"
+#include "wire/json_syntax.h"
 
 namespace stackbill {
 namespace {
@@ -56,7 +58,7 @@ void AppendJsonString(std::string_view text, std::string& out) {
 class Arena {
  public:
   std::string_view Copy(std::string_view text) {
-    if (text.empty()) return std::string_view("", 0);
+    if (text.empty()) return std::string_view("");
     while (current_ < blocks_.size() && used_ + text.size() > blocks_[current_].size) {
       ++current_;
       used_ = 0;
@@ -77,7 +79,7 @@ class Arena {
   }
 
  private:
-  static constexpr std::size_t kBlockSize = 64 * 1024;
+  static constexpr std::size_t kBlockSize = std::size_t{64} * 1024;
   struct Block {
     std::unique_ptr<char[]> data;
     std::size_t size = 0;
@@ -562,27 +564,31 @@ struct UsageBodyParser::State {
     return records;
   }
 
-  // The byte offset of the first syntax error in `body`, for the 400's
-  // message (the slow path: only for a body that failed to parse).
-  static std::string ErrorOffset(std::string_view body) {
-    try {
-      nlohmann::json unused = nlohmann::json::parse(body);
-      static_cast<void>(unused);
-    } catch (const nlohmann::json::parse_error& e) {
-      return fmt::format(" at byte {}", e.byte);
-    }
-    return "";
-  }
-
   absl::StatusOr<std::vector<ParsedUsageRecord>> Page(std::string_view body) {
     // The whole body must be JSON before anything of it is used (SPEC §4:
     // nothing of a body that does not parse is stored). The DOM parser
     // validates every byte.
     simdjson::dom::element root;
     if (auto error = validator.parse(body.data(), body.size(), true).get(root)) {
+      // The slow path, for the 400's byte offset (simdjson gives none).
+      const std::optional<JsonError> found = FirstJsonError(body);
+      if (!found) {
+        // JSON that simdjson cannot hold: RFC 8259 §6 lets a parser limit
+        // numbers and nesting, and no valid quantity comes near the limits.
+        return InvalidArgumentError(
+            "InvalidJson",
+            "the request body is beyond the parser's limits (a number beyond a 64-bit integer "
+            "or a double, or nesting deeper than 1024): " +
+                SimdjsonMessage(error));
+      }
       return InvalidArgumentError(
-          "InvalidJson", fmt::format("the request body is not JSON{}: {}", ErrorOffset(body),
-                                     SimdjsonMessage(error)));
+          "InvalidJson",
+          found->number_out_of_range
+              ? fmt::format("the request body holds a number beyond the range of a double at "
+                            "byte {}",
+                            found->offset + 1)
+              : fmt::format("the request body is not JSON at byte {}: {}", found->offset + 1,
+                            SimdjsonMessage(error)));
     }
     simdjson::padded_string copy(body);
     od::document doc;

@@ -37,7 +37,7 @@ enum class UsageBodyFormat { kNdjson, kUsagePage };
 absl::StatusOr<UsageBodyFormat> UsageBodyFormatFor(std::string_view content_type);
 
 // Limits on instanceData (SPEC §4: beyond them a record is MalformedRecord).
-inline constexpr std::size_t kMaxInstanceDataBytes = 32 * 1024;
+inline constexpr std::size_t kMaxInstanceDataBytes = std::size_t{32} * 1024;
 inline constexpr int kMaxInstanceDataDepth = 16;
 
 struct ParsedUsageRecord {
@@ -67,9 +67,11 @@ class UsageBodyParser {
   // Parses `body` and returns its records in order. The views in the result
   // point into `body` and into this parser; they stay valid until the next
   // Parse or the parser's destruction. kUsagePage: InvalidArgument /
-  // "InvalidJson" ("… at byte N") when the body is not JSON, and
-  // InvalidArgument / "InvalidUsagePage" when it is JSON but not an object
-  // with a "value" array. NDJSON never fails as a whole.
+  // "InvalidJson" ("… at byte N", N counting from 1) when the body is not
+  // JSON, and InvalidArgument / "InvalidUsagePage" when it is JSON but not an
+  // object with a "value" array. Numbers of any magnitude are JSON (a
+  // quantity of 1e400 is the record's InvalidQuantity, not the page's
+  // InvalidJson). NDJSON never fails as a whole.
   absl::StatusOr<std::vector<ParsedUsageRecord>> Parse(std::string_view body,
                                                        UsageBodyFormat format);
 

@@ -615,11 +615,62 @@ TEST_F(UsageParserTest, InvalidJsonMessageNamesTheOffsetOfTheError) {
   EXPECT_NE(Message(records.status()).find("at byte 13"), std::string::npos) << records.status();
 }
 
+// A page with a number no parser here holds is refused whole, with the byte
+// (RFC 8259 §6 lets a parser limit numbers; no valid quantity is near it).
+// In NDJSON the same number spoils only its own line (the quantity check).
+TEST_F(UsageParserTest, PageWithANumberBeyondADoubleIsInvalidJsonAtIt) {
+  const std::string body = R"({"value":[{"properties":{"quantity":1e400}}]})";
+  auto records = Page(body);
+  ExpectError(records.status(), absl::StatusCode::kInvalidArgument, "InvalidJson");
+  EXPECT_NE(Message(records.status()).find("at byte " + std::to_string(body.find("1e400") + 5)),
+            std::string::npos)
+      << records.status();
+  std::string line = Record("huge");
+  line.replace(line.find("2.0000000000"), 12, "1e400");
+  const ParsedUsageRecord one = One(line);
+  EXPECT_EQ(one.malformed, "");
+  EXPECT_EQ(one.fields.quantity, "1e400") << "judged later: InvalidQuantity";
+}
+
+TEST_F(UsageParserTest, PageWithAnIntegerBeyond64BitsIsRefusedNamingTheLimit) {
+  auto records = Page(R"({"value":[{"properties":{"n":18446744073709551616}}]})");
+  ExpectError(records.status(), absl::StatusCode::kInvalidArgument, "InvalidJson");
+  EXPECT_NE(Message(records.status()).find("limits"), std::string::npos) << records.status();
+}
+
+// Found by scripts/fuzz: the offset was looked for with nlohmann::json::parse,
+// which throws out_of_range (not parse_error) on 1e400; the exception left the
+// parser, and the router's catch-all answered 500 instead of this 400.
+TEST_F(UsageParserTest, PageWithAHugeNumberAndASyntaxErrorIsInvalidJson) {
+  ExpectError(Page(R"({"value":[{"properties":{"quantity":1e400}}] x)").status(),
+              absl::StatusCode::kInvalidArgument, "InvalidJson");
+  ExpectError(Page("{\"value\":[1e400,\n").status(), absl::StatusCode::kInvalidArgument,
+              "InvalidJson");
+}
+
 TEST_F(UsageParserTest, JsonThatIsNotAUsagePageIsInvalidUsagePage) {
   for (const std::string_view body :
        {R"([])", R"("value")", R"(42)", R"({})", R"({"values":[]})", R"({"value":{}})",
         R"({"value":null})", R"({"value":[],"value":[]})"}) {
     ExpectError(Page(body).status(), absl::StatusCode::kInvalidArgument, "InvalidUsagePage");
+  }
+}
+
+// --- Supersede bodies ------------------------------------------------------------
+
+TEST(SupersedeBodyTest, RecordTextIsKeptExactly) {
+  const std::string record = R"({"id":"a","quantity":2.50000,"instanceData":{ "b" : 1 }})";
+  auto body = ParseSupersedeBody(R"({"reason":"fix","record":)" + record + "}");
+  ASSERT_TRUE(body.ok()) << body.status();
+  EXPECT_EQ(body->record_text, record);
+  EXPECT_EQ(body->reason, "fix");
+}
+
+TEST(SupersedeBodyTest, BodyThatIsNotJsonIsInvalidRequestContent) {
+  for (const std::string_view text : {R"({"reason":"fix","record":{"quantity":1e400})",
+                                      R"({"reason":"fix","record":{"q":01}})", "", "[1e400]x"}) {
+    ExpectError(ParseSupersedeBody(text).status(), absl::StatusCode::kInvalidArgument,
+                "InvalidRequestContent");
   }
 }
 

@@ -1,0 +1,51 @@
+#include "wire/json_syntax.h"
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace stackbill {
+namespace {
+
+using Json = nlohmann::json;
+
+// Accepts every event; keeps the first error's position and kind.
+class ErrorFinder final : public nlohmann::json_sax<Json> {
+ public:
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override { return true; }
+  bool key(string_t&) override { return true; }
+  bool end_object() override { return true; }
+  bool start_array(std::size_t) override { return true; }
+  bool end_array() override { return true; }
+  bool parse_error(std::size_t position, const std::string&,
+                   const nlohmann::detail::exception& error) override {
+    // nlohmann counts the bytes read, the offending one included.
+    found_ = JsonError{.offset = position == 0 ? 0 : position - 1,
+                       .number_out_of_range = error.id == kNumberOverflow};
+    return false;
+  }
+  const std::optional<JsonError>& found() const { return found_; }
+
+ private:
+  static constexpr int kNumberOverflow = 406;  // out_of_range.406: number overflow
+  std::optional<JsonError> found_;
+};
+
+}  // namespace
+
+std::optional<JsonError> FirstJsonError(std::string_view text) {
+  ErrorFinder finder;
+  if (Json::sax_parse(text, &finder, nlohmann::detail::input_format_t::json, true)) {
+    return std::nullopt;
+  }
+  // A parse that stopped without an error event cannot happen; be safe.
+  return finder.found() ? finder.found() : JsonError{.offset = 0, .number_out_of_range = false};
+}
+
+}  // namespace stackbill
