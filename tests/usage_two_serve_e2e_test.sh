@@ -154,4 +154,27 @@ grep -q 'at byte' <<<"$out" || fail "unparsable page: $out"
 stored=$(sqlite3 "$dir/s.db" "SELECT count(*) FROM usage_records")
 [ "$stored" = $((records + 2)) ] || fail "the store holds $stored records after the refusals"
 
+# The CLI twins: a stack sends a record of an unknown meter (quarantined), a
+# PlatformAdmin adds the meter, the quarantine is replayed, a record superseded.
+gpu=0E1F2A3B-4C5D-4E6F-8A9B-0C1D2E3F4A5B
+printf '{"id":"gpu-1","tenantId":"%s","subscriptionId":"%s","meterId":"%s","quantity":3.000,"usageStartTime":"%s","usageEndTime":"%s"}\n' \
+  "$tenant" "$sub" "$gpu" "${hours[0]}" "${hours[1]}" >"$dir/gpu.ndjson"
+out=$("$bin" usage send "$cloud1" "$dir/gpu.ndjson" --token "$key1") || fail "usage send: $out"
+[ "$(jq -r '.errors[0].code' <<<"$out")" = UnknownMeter ] || fail "usage send: $out"
+out=$("$bin" quarantine list --cloud-id "$cloud1" --code UnknownMeter) || fail "quarantine list: $out"
+[ "$(jq '.value | length' <<<"$out")" = 1 ] || fail "quarantine list: $out"
+out=$("$bin" meters add --meter-id "$gpu" --name "GPU Hours" --unit Hours) || fail "meters add: $out"
+[ "$(jq -r .custom <<<"$out")" = true ] || fail "meters add: $out"
+out=$("$bin" quarantine replay --cloud-id "$cloud1" --code UnknownMeter) || fail "replay: $out"
+[ "$(jq .accepted <<<"$out")" = 1 ] || fail "replay: $out"
+out=$("$bin" quarantine list --cloud-id "$cloud1" --code UnknownMeter) || fail "quarantine list: $out"
+[ "$(jq '.value | length' <<<"$out")" = 0 ] || fail "still quarantined after replay: $out"
+sed 's/"quantity":3.000/"quantity":2.75/' "$dir/gpu.ndjson" >"$dir/gpu-fixed.json"
+out=$("$bin" usage supersede "$cloud1" --record "$dir/gpu-fixed.json" --reason "GPU meter fix") ||
+  fail "supersede: $out"
+[ "$(jq -r .before.quantity <<<"$out") $(jq -r .after.quantity <<<"$out")" = "3 2.75" ] ||
+  fail "supersede: $out"
+out=$("$bin" usage supersede "$cloud1" --record "$dir/gpu-fixed.json" --reason "x" --token "$key1" 2>&1) &&
+  fail "a stack key superseded a record: $out"
+
 echo PASS

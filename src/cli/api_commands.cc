@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,10 @@ struct ApiRequest {
   std::string target;
   std::optional<nlohmann::json> body;
   bool paged = false;  // a list: follow nextLink and print the merged value
+  // A body sent as it is, with its media type, instead of `body` (NDJSON
+  // usage; JSON whose numbers must keep their digits).
+  std::optional<std::string> text_body = std::nullopt;
+  std::string content_type = "application/json";
 };
 
 using RequestBuilder = std::function<absl::StatusOr<ApiRequest>(const Fields&)>;
@@ -69,6 +74,10 @@ std::string TargetOf(const std::string& link) {
 }
 
 absl::StatusOr<nlohmann::json> Execute(HttpClient& client, const ApiRequest& request) {
+  if (request.text_body) {
+    return client.CallWithText(request.method, request.target, *request.text_body,
+                               request.content_type);
+  }
   const nlohmann::json* body = request.body ? &*request.body : nullptr;
   auto first = client.Call(request.method, request.target, body);
   if (!first.ok() || !request.paged || !first->is_object() || !first->contains("value")) {
@@ -149,6 +158,8 @@ class Noun {
       : command_(*app.add_subcommand(name, description)), exit_code_(exit_code) {
     command_.require_subcommand(1);
   }
+  // More verbs for a command registered elsewhere (e.g. `meters`).
+  Noun(CLI::App& existing, int& exit_code) : command_(existing), exit_code_(exit_code) {}
 
   CLI::App& command() { return command_; }
 
@@ -564,6 +575,165 @@ void RegisterStackCommands(CLI::App& app, int& exit_code) {
       });
 }
 
+// The contents of FILE, or of stdin for "-".
+absl::StatusOr<std::string> ReadInput(const std::string& path) {
+  std::stringstream text;
+  if (path == "-") {
+    text << std::cin.rdbuf();
+    return text.str();
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return InvalidArgumentError("FileNotReadable", "cannot read " + path);
+  text << in.rdbuf();
+  return text.str();
+}
+
+// "?k=v&…" of the flags given, in the order named.
+std::string QueryOf(const Fields& f,
+                    std::initializer_list<std::pair<const char*, const char*>> keys) {
+  std::string query;
+  for (const auto& [key, param] : keys) {
+    if (f.Get(key).empty()) continue;
+    query += (query.empty() ? "?" : "&") + std::string(param) + "=" + UrlEncode(f.Get(key));
+  }
+  return query;
+}
+
+void RegisterUsageCommands(CLI::App& app, int& exit_code) {
+  Noun usage(app, "usage", "Usage records: send (as a stack), supersede (PlatformAdmin)",
+             exit_code);
+  usage.Verb(
+      "send",
+      "Send usage as a stack, with its activation key as --token (POST "
+      "/v1/stacks/{cloudId}/usage; 'stackbill forward' is the durable way)",
+      [](CLI::App& v, Fields& f) {
+        Arg(v, f, "cloud-id", "cloudId", "The stack's cloudId");
+        Arg(v, f, "file", "file", "NDJSON records or an Azure usage page (.json); - for stdin");
+        Opt(v, f, "--format", "format", "ndjson or page (default: page for a .json file)")
+            ->check(CLI::IsMember({"ndjson", "page"}));
+      },
+      [](const Fields& f) -> absl::StatusOr<ApiRequest> {
+        absl::StatusOr<std::string> body = ReadInput(f.Get("file"));
+        if (!body.ok()) return body.status();
+        const bool page = f.Get("format") == "page" ||
+                          (f.Get("format").empty() && f.Get("file").ends_with(".json"));
+        return ApiRequest{.method = "POST",
+                          .target = "/v1/stacks/" + f.Segment("cloudId") + "/usage",
+                          .body = std::nullopt,
+                          .text_body = *std::move(body),
+                          .content_type = page ? "application/json" : "application/x-ndjson"};
+      });
+  usage.Verb(
+      "supersede",
+      "Replace a stored record's content, audited (PlatformAdmin, R11; POST "
+      "/v1/stacks/{cloudId}/usage/supersede)",
+      [](CLI::App& v, Fields& f) {
+        Arg(v, f, "cloud-id", "cloudId", "The stack's cloudId");
+        Opt(v, f, "--record", "record",
+            "FILE holding the corrected record (one JSON object, the ingest format); - for stdin",
+            true);
+        Opt(v, f, "--reason", "reason", "Why (kept in the audit log)", true);
+      },
+      [](const Fields& f) -> absl::StatusOr<ApiRequest> {
+        absl::StatusOr<std::string> record = ReadInput(f.Get("record"));
+        if (!record.ok()) return record.status();
+        // The record's text goes as it is: its quantity keeps its digits.
+        std::string body = R"({"reason":)" + nlohmann::json(f.Get("reason")).dump() +
+                           R"(,"record":)" + *record + "}";
+        return ApiRequest{.method = "POST",
+                          .target = "/v1/stacks/" + f.Segment("cloudId") + "/usage/supersede",
+                          .body = std::nullopt,
+                          .text_body = std::move(body)};
+      });
+
+  Noun quarantine(app, "quarantine", "Quarantined usage records (SPEC §4, R10)", exit_code);
+  const auto filter_options = [](CLI::App& v, Fields& f) {
+    Opt(v, f, "--cloud-id", "cloudId", "Only this stack's entries");
+    Opt(v, f, "--code", "code", "Only this quarantine code (e.g. UnknownMeter)");
+    Opt(v, f, "--from", "from", "Received at or after (RFC 3339)");
+    Opt(v, f, "--to", "to", "Received before (RFC 3339)");
+  };
+  quarantine.Verb(
+      "list", "Pending quarantined records, oldest first (GET /v1/quarantine)",
+      [filter_options](CLI::App& v, Fields& f) {
+        filter_options(v, f);
+        v.add_flag("--include-replayed", f.first_page_only, "Also entries already replayed");
+      },
+      [](const Fields& f) -> absl::StatusOr<ApiRequest> {
+        std::string query =
+            QueryOf(f, {{"cloudId", "cloudId"}, {"code", "code"}, {"from", "from"}, {"to", "to"}});
+        if (f.first_page_only)
+          query += (query.empty() ? "?" : "&") + std::string("includeReplayed=true");
+        return Get("/v1/quarantine" + query, true);
+      });
+  quarantine.Verb(
+      "replay",
+      "Run quarantined records through validation again once the cause is fixed (POST "
+      "/v1/quarantine/replay)",
+      [filter_options](CLI::App& v, Fields& f) {
+        v.add_option("--id", f.lists["ids"], "An entry id (repeat for several)");
+        filter_options(v, f);
+        Opt(v, f, "--limit", "limit", "At most this many entries (default 10000)");
+      },
+      [](const Fields& f) -> absl::StatusOr<ApiRequest> {
+        nlohmann::json body = nlohmann::json::object();
+        auto ids = f.lists.find("ids");
+        if (ids != f.lists.end() && !ids->second.empty()) {
+          body["ids"] = nlohmann::json::array();
+          for (const std::string& id : ids->second) {
+            std::int64_t value = 0;
+            const auto [end, error] = std::from_chars(id.data(), id.data() + id.size(), value);
+            if (error != std::errc() || end != id.data() + id.size()) {
+              return InvalidArgumentError("InvalidArgument", "--id takes whole numbers: " + id);
+            }
+            body["ids"].push_back(value);
+          }
+        }
+        f.CopyTo(body, "cloudId", "cloudId");
+        f.CopyTo(body, "code", "code");
+        f.CopyTo(body, "from", "from");
+        f.CopyTo(body, "to", "to");
+        if (!f.Get("limit").empty()) {
+          std::int64_t limit = 0;
+          const std::string& text = f.Get("limit");
+          const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), limit);
+          if (error != std::errc() || end != text.data() + text.size()) {
+            return InvalidArgumentError("InvalidArgument", "--limit takes a whole number");
+          }
+          body["limit"] = limit;
+        }
+        return ApiRequest{"POST", "/v1/quarantine/replay", body};
+      });
+
+  // `meters list` reads a store file; these two talk to the server.
+  CLI::App* existing = nullptr;
+  try {
+    existing = app.get_subcommand("meters");
+  } catch (const CLI::OptionNotFound&) {
+    existing = nullptr;  // not registered in this binary: the verbs get their own command
+  }
+  Noun meters = existing != nullptr ? Noun(*existing, exit_code)
+                                    : Noun(app, "meters", "The meter catalogue", exit_code);
+  meters.Verb("show", "The server's meter catalogue (GET /v1/meters)", NoOptions,
+              [](const Fields&) -> absl::StatusOr<ApiRequest> { return Get("/v1/meters"); });
+  meters.Verb(
+      "add", "Add a custom meter (PlatformAdmin; POST /v1/meters), the usual fix for UnknownMeter",
+      [](CLI::App& v, Fields& f) {
+        Opt(v, f, "--meter-id", "meterId", "The meter GUID the stacks report", true);
+        Opt(v, f, "--name", "name", "Meter name", true);
+        Opt(v, f, "--unit", "unit", "Unit (e.g. Hours, GB)", true);
+        Opt(v, f, "--category", "category", "Category (default Custom)");
+        Opt(v, f, "--commerce-meter-id", "commerceMeterId", "The Commerce meter GUID, if any");
+      },
+      [](const Fields& f) -> absl::StatusOr<ApiRequest> {
+        nlohmann::json body = {
+            {"meterId", f.Get("meterId")}, {"name", f.Get("name")}, {"unit", f.Get("unit")}};
+        f.CopyTo(body, "category", "category");
+        f.CopyTo(body, "commerceMeterId", "commerceMeterId");
+        return ApiRequest{"POST", "/v1/meters", body};
+      });
+}
+
 }  // namespace
 
 std::string RegistrationPath(std::string_view subscription_id, std::string_view resource_group,
@@ -622,6 +792,7 @@ void RegisterApiCommands(CLI::App& app, int& exit_code) {
   RegisterRegistrationCommands(app, exit_code);
   RegisterCustomerSubscriptionCommands(app, exit_code);
   RegisterStackCommands(app, exit_code);
+  RegisterUsageCommands(app, exit_code);
 }
 
 }  // namespace stackbill

@@ -99,7 +99,8 @@ HttpClient::~HttpClient() = default;
 
 absl::StatusOr<HttpClientResponse> HttpClient::Send(std::string_view method,
                                                     std::string_view target,
-                                                    const std::optional<std::string>& json_body) {
+                                                    const std::optional<std::string>& body,
+                                                    std::string_view content_type) {
   if (!target.starts_with('/')) {
     return InvalidArgumentError("InvalidTarget",
                                 fmt::format("request target '{}' must start with '/'", target));
@@ -111,9 +112,9 @@ absl::StatusOr<HttpClientResponse> HttpClient::Send(std::string_view method,
   if (!options_.token.empty()) {
     request.headers.emplace("Authorization", "Bearer " + options_.token);
   }
-  if (json_body) {
-    request.headers.emplace("Content-Type", "application/json");
-    request.body = *json_body;
+  if (body) {
+    request.headers.emplace("Content-Type", std::string(content_type));
+    request.body = *body;
   } else if (method == "POST" || method == "PUT" || method == "PATCH") {
     request.headers.emplace("Content-Length", "0");
   }
@@ -142,7 +143,18 @@ absl::StatusOr<nlohmann::json> HttpClient::Call(std::string_view method, std::st
                                                 const nlohmann::json* body) {
   std::optional<std::string> text;
   if (body != nullptr) text = body->dump();
-  auto response = Send(method, target, text);
+  return Answer(method, target, Send(method, target, text));
+}
+
+absl::StatusOr<nlohmann::json> HttpClient::CallWithText(std::string_view method,
+                                                        std::string_view target,
+                                                        const std::string& body,
+                                                        std::string_view content_type) {
+  return Answer(method, target, Send(method, target, body, content_type));
+}
+
+absl::StatusOr<nlohmann::json> HttpClient::Answer(std::string_view method, std::string_view target,
+                                                  absl::StatusOr<HttpClientResponse> response) {
   if (!response.ok()) return response.status();
   if (response->status < 200 || response->status > 299) {
     return StatusFromErrorResponse(*response);

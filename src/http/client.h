@@ -55,23 +55,32 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   // Sends `method` ("GET", "PUT", …) to `target` (path with query, starting
-  // with '/'); `json_body` when given is sent as application/json. Returns
-  // every answer the server gives, whatever its status; Unavailable only when
-  // no answer came.
+  // with '/'); `body` when given is sent with `content_type`. Returns every
+  // answer the server gives, whatever its status; Unavailable only when no
+  // answer came.
   absl::StatusOr<HttpClientResponse> Send(std::string_view method, std::string_view target,
-                                          const std::optional<std::string>& json_body);
+                                          const std::optional<std::string>& body,
+                                          std::string_view content_type = "application/json");
 
   // Send() that turns a non-2xx answer into a status (see the file comment)
   // and parses a 2xx body as JSON (an empty body is null). Internal when a 2xx
   // body is not JSON.
   absl::StatusOr<nlohmann::json> Call(std::string_view method, std::string_view target,
                                       const nlohmann::json* body = nullptr);
+  // Call() with a body sent as it is (e.g. NDJSON usage, or JSON whose
+  // numbers must keep their digits).
+  absl::StatusOr<nlohmann::json> CallWithText(std::string_view method, std::string_view target,
+                                              const std::string& body,
+                                              std::string_view content_type);
 
   const HttpClientOptions& options() const { return options_; }
 
  private:
   struct Impl;
   HttpClient(HttpClientOptions options, std::unique_ptr<Impl> impl);
+  // A Send()'s answer as Call() returns it.
+  static absl::StatusOr<nlohmann::json> Answer(std::string_view method, std::string_view target,
+                                               absl::StatusOr<HttpClientResponse> response);
 
   HttpClientOptions options_;
   std::unique_ptr<Impl> impl_;

@@ -351,6 +351,18 @@ TEST_F(IngestServiceTest, EveryInvalidKindIsQuarantinedWithItsCode) {
   }
 }
 
+TEST_F(IngestServiceTest, AResentBadRecordIsQuarantinedOnce) {
+  // R11 holds for the quarantine too: a forwarder that resends a batch does
+  // not pile up entries; the answer still reports the record.
+  const std::string body = Body({Line{.quantity = "-1"}});
+  ASSERT_TRUE(Send(body).ok());
+  auto again = Send(body, kCloud1, "application/x-ndjson", kNow.AddHours(1));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->quarantined, 1);
+  ASSERT_EQ(Quarantined().size(), 1u);
+  EXPECT_EQ(Quarantined()[0].received_at, kNow);
+}
+
 TEST_F(IngestServiceTest, ChecksRunInSpecOrder) {
   // Unknown meter and a bad quantity and a bad window: the first in order wins.
   EXPECT_EQ(CodeOf(Line{.meter = kCustomMeter.ToString(), .quantity = "-1", .end = kHour}),

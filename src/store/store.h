@@ -599,7 +599,10 @@ class QuarantineStore {
  public:
   virtual ~QuarantineStore() = default;
 
-  // Adds the entries in one transaction and returns their ids, in order.
+  // Adds the entries in one transaction and returns their ids, in order. An
+  // entry whose raw_text is already pending (not replayed) for its cloud is
+  // not added again (R11: a resent bad record changes nothing): that entry's
+  // id is returned and it takes the new code and message.
   // REQUIRES: non-empty code, no replayed_at (InvalidArgument).
   virtual absl::StatusOr<std::vector<std::int64_t>> AddQuarantine(
       std::span<const QuarantineEntry> entries) = 0;

@@ -60,11 +60,30 @@ absl::StatusOr<std::vector<std::int64_t>> InsertQuarantine(
     Connection& c, std::span<const QuarantineEntry> entries) {
   std::vector<std::int64_t> ids;
   ids.reserve(entries.size());
+  if (entries.empty()) return ids;
   STACKBILL_ASSIGN_OR_RETURN(
       Statement insert,
       c.Prepare("INSERT INTO quarantine (cloud_id, received_s, received_ns, code, message, "
                 "raw_text, record_id) VALUES (?, ?, ?, ?, ?, ?, ?)"));
+  STACKBILL_ASSIGN_OR_RETURN(Statement pending,
+                             c.Prepare("SELECT id FROM quarantine WHERE cloud_id = ? AND "
+                                       "raw_text = ? AND replayed_s IS NULL"));
+  STACKBILL_ASSIGN_OR_RETURN(Statement refresh,
+                             c.Prepare("UPDATE quarantine SET code = ?, message = ? WHERE id = ?"));
   for (const auto& entry : entries) {
+    // The same text already pending for the stack (a resend): that entry,
+    // with the latest reason, instead of a second one.
+    pending.Reset();
+    pending.BindGuid(entry.cloud_id).BindBlob(entry.raw_text);
+    STACKBILL_ASSIGN_OR_RETURN(const bool found, pending.Step());
+    if (found) {
+      const std::int64_t id = pending.ReadInt();
+      refresh.Reset();
+      refresh.BindText(entry.code).BindText(entry.message).BindInt(id);
+      STACKBILL_RETURN_IF_ERROR(refresh.Run());
+      ids.push_back(id);
+      continue;
+    }
     insert.Reset();
     insert.BindGuid(entry.cloud_id)
         .BindTime(entry.received_at)

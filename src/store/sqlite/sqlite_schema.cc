@@ -526,7 +526,15 @@ CREATE TRIGGER subscription_owners_reroute_update AFTER UPDATE ON subscription_o
   END;
 )sql";
 
-constexpr std::array<std::string_view, 3> kMigrations = {kVersion1, kVersion2, kVersion3};
+constexpr std::string_view kVersion4 = R"sql(
+-- A resent bad record is not quarantined twice (R11): the pending entry with
+-- the same raw text is found through this index.
+CREATE INDEX quarantine_pending_by_text ON quarantine (cloud_id, raw_text)
+  WHERE replayed_s IS NULL;
+)sql";
+
+constexpr std::array<std::string_view, 4> kMigrations = {kVersion1, kVersion2, kVersion3,
+                                                         kVersion4};
 
 }  // namespace
 
