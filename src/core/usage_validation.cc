@@ -9,7 +9,7 @@ namespace {
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
-absl::Status Invalid(std::string_view code, std::string message) {
+absl::Status Invalid(std::string_view code, const std::string& message) {
   return InvalidArgumentError(code, message);
 }
 

@@ -212,7 +212,7 @@ class IngestService::GroupCommitter {
 
 IngestService::IngestService(Store& store, IngestOptions options)
     : store_(store),
-      options_(std::move(options)),
+      options_(options),
       committer_(std::make_unique<GroupCommitter>(store.usage(), options_.max_group_records)) {}
 
 IngestService::~IngestService() = default;

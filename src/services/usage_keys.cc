@@ -30,10 +30,12 @@ class Hasher {
     std::array<unsigned char, 12> bytes{};
     const auto s = static_cast<std::uint64_t>(t.unix_seconds());
     const auto ns = static_cast<std::uint32_t>(t.nanos());
-    for (int i = 0; i < 8; ++i)
-      bytes[static_cast<std::size_t>(i)] = static_cast<unsigned char>(s >> (56 - 8 * i));
-    for (int i = 0; i < 4; ++i)
-      bytes[static_cast<std::size_t>(8 + i)] = static_cast<unsigned char>(ns >> (24 - 8 * i));
+    for (std::size_t i = 0; i < 8; ++i) {
+      bytes[i] = static_cast<unsigned char>(s >> (56 - 8 * i));
+    }
+    for (std::size_t i = 0; i < 4; ++i) {
+      bytes[8 + i] = static_cast<unsigned char>(ns >> (24 - 8 * i));
+    }
     return Part({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
   }
   std::string Finish() {
