@@ -588,6 +588,17 @@ absl::StatusOr<std::string> ReadInput(const std::string& path) {
   return text.str();
 }
 
+// A flag's value as a whole number; InvalidArgument naming the flag otherwise.
+absl::StatusOr<std::int64_t> WholeNumber(const std::string& text, std::string_view flag) {
+  std::int64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) {
+    return InvalidArgumentError("InvalidArgument",
+                                fmt::format("{} takes whole numbers: {}", flag, text));
+  }
+  return value;
+}
+
 // "?k=v&…" of the flags given, in the order named.
 std::string QueryOf(const Fields& f,
                     std::initializer_list<std::pair<const char*, const char*>> keys) {
@@ -681,12 +692,9 @@ void RegisterUsageCommands(CLI::App& app, int& exit_code) {
         if (ids != f.lists.end() && !ids->second.empty()) {
           body["ids"] = nlohmann::json::array();
           for (const std::string& id : ids->second) {
-            std::int64_t value = 0;
-            const auto [end, error] = std::from_chars(id.data(), id.data() + id.size(), value);
-            if (error != std::errc() || end != id.data() + id.size()) {
-              return InvalidArgumentError("InvalidArgument", "--id takes whole numbers: " + id);
-            }
-            body["ids"].push_back(value);
+            absl::StatusOr<std::int64_t> value = WholeNumber(id, "--id");
+            if (!value.ok()) return value.status();
+            body["ids"].push_back(*value);
           }
         }
         f.CopyTo(body, "cloudId", "cloudId");
@@ -694,13 +702,9 @@ void RegisterUsageCommands(CLI::App& app, int& exit_code) {
         f.CopyTo(body, "from", "from");
         f.CopyTo(body, "to", "to");
         if (!f.Get("limit").empty()) {
-          std::int64_t limit = 0;
-          const std::string& text = f.Get("limit");
-          const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), limit);
-          if (error != std::errc() || end != text.data() + text.size()) {
-            return InvalidArgumentError("InvalidArgument", "--limit takes a whole number");
-          }
-          body["limit"] = limit;
+          absl::StatusOr<std::int64_t> limit = WholeNumber(f.Get("limit"), "--limit");
+          if (!limit.ok()) return limit.status();
+          body["limit"] = *limit;
         }
         return ApiRequest{"POST", "/v1/quarantine/replay", body};
       });

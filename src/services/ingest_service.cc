@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <tuple>
 #include <utility>
 
 #include "core/error.h"
@@ -575,18 +576,16 @@ absl::StatusOr<ReplayResult> IngestService::Replay(const Caller& caller,
       page.cursor = got.next_cursor;
     }
   }
-  std::sort(entries.begin(), entries.end(),
-            [](const QuarantineEntry& a, const QuarantineEntry& b) { return a.id < b.id; });
+  // By stack, oldest first within each: the entries' raw texts go through
+  // the same parse, validation, routing and dedupe as an ingest request (the
+  // raw text of every entry is one record in the NDJSON format).
+  std::sort(entries.begin(), entries.end(), [](const QuarantineEntry& a, const QuarantineEntry& b) {
+    return std::tie(a.cloud_id, a.id) < std::tie(b.cloud_id, b.id);
+  });
+  const std::vector<QuarantineEntry>& by_cloud = entries;
 
   ReplayResult result;
-  // Per stack: the entries' raw texts go through the same parse, validation,
-  // routing and dedupe as an ingest request (the raw text of every entry is
-  // one record in the NDJSON format).
   std::size_t begin = 0;
-  std::vector<QuarantineEntry> by_cloud = entries;
-  std::stable_sort(
-      by_cloud.begin(), by_cloud.end(),
-      [](const QuarantineEntry& a, const QuarantineEntry& b) { return a.cloud_id < b.cloud_id; });
   while (begin < by_cloud.size()) {
     std::size_t end = begin;
     while (end < by_cloud.size() && by_cloud[end].cloud_id == by_cloud[begin].cloud_id) ++end;
