@@ -617,6 +617,10 @@ std::map<std::string, std::vector<Case>> Matrix() {
          {},
          R"({"ids":[999]})",
          Row("404 404 404 404 404 404 404")}}},
+      // Totals across subscriptions are the PlatformAdmin's (an operations view).
+      {"usage.totals",
+       {{"all", "/v1/usage/totals", {}, "", Row("200 403 403 403 403 403 403")},
+        {"stack A", "/v1/usage/totals", {{"cloudId", a}}, "", Row("200 403 403 403 403 403 403")}}},
       {"meters.list", {{"all", "/v1/meters", {}, "", Row(everyone)}}},
       {"meters.post",
        {{"custom meter",

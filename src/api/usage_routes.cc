@@ -148,6 +148,38 @@ RouteHandler ListQuarantine(const Service& service, int page_size) {
   };
 }
 
+RouteHandler UsageTotals(const Service& service) {
+  return [service](const RequestContext& context) -> absl::StatusOr<HttpResponse> {
+    UsageFilter filter;
+    if (std::optional<std::string_view> cloud = context.request.Query("cloudId")) {
+      absl::StatusOr<Guid> id = Guid::Parse(*cloud);
+      if (!id.ok()) {
+        return InvalidArgumentError("InvalidGuid",
+                                    fmt::format("'cloudId' is not a GUID: '{}'", *cloud));
+      }
+      filter.cloud_id = *id;
+    }
+    absl::StatusOr<std::optional<Timestamp>> from = TimeQuery(context, "from");
+    if (!from.ok()) return from.status();
+    absl::StatusOr<std::optional<Timestamp>> to = TimeQuery(context, "to");
+    if (!to.ok()) return to.status();
+    filter.usage_start_from = *from;
+    filter.usage_start_to = *to;
+    absl::StatusOr<std::vector<UsageTotal>> totals = service->UsageTotals(context.caller, filter);
+    if (!totals.ok()) return totals.status();
+    nlohmann::json value = nlohmann::json::array();
+    std::int64_t records = 0;
+    for (const UsageTotal& t : *totals) {
+      records += t.records;
+      value.push_back({{"subscriptionId", t.billed_subscription_id.ToString()},
+                       {"meterId", t.meter_id.ToString()},
+                       {"records", t.records},
+                       {"quantity", t.quantity.ToString()}});
+    }
+    return HttpResponse::Json(200, Dump({{"records", records}, {"value", std::move(value)}}));
+  };
+}
+
 RouteHandler Replay(const Service& service) {
   return [service](const RequestContext& context) -> absl::StatusOr<HttpResponse> {
     absl::StatusOr<nlohmann::json> body = ParseJsonObject(context.request.body);
@@ -292,6 +324,7 @@ absl::Status AddUsageRoutes(Router& router, Store& store, const Service& service
        ListQuarantine(service, options.page_size)},
       {"POST", "/v1/quarantine/replay", Authentication::kPrincipal, "quarantine.replay",
        Replay(service)},
+      {"GET", "/v1/usage/totals", Authentication::kPrincipal, "usage.totals", UsageTotals(service)},
       {"GET", "/v1/meters", Authentication::kPrincipal, "meters.list", ListMeters(store)},
       {"POST", "/v1/meters", Authentication::kPrincipal, "meters.post", PostMeter(service)},
   };

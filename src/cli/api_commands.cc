@@ -657,6 +657,20 @@ void RegisterUsageCommands(CLI::App& app, int& exit_code) {
                           .text_body = std::move(body)};
       });
 
+  usage.Verb(
+      "totals",
+      "Stored usage per billed subscription and meter, counted and summed exactly "
+      "(PlatformAdmin; GET /v1/usage/totals) — compare with `stackbill simulate --summary`",
+      [](CLI::App& v, Fields& f) {
+        Opt(v, f, "--cloud-id", "cloudId", "Only this stack's records");
+        Opt(v, f, "--from", "from", "usageStartTime at or after (RFC 3339)");
+        Opt(v, f, "--to", "to", "usageStartTime before (RFC 3339)");
+      },
+      [](const Fields& f) -> absl::StatusOr<ApiRequest> {
+        return Get("/v1/usage/totals" +
+                   QueryOf(f, {{"cloudId", "cloudId"}, {"from", "from"}, {"to", "to"}}));
+      });
+
   Noun quarantine(app, "quarantine", "Quarantined usage records (SPEC §4, R10)", exit_code);
   const auto filter_options = [](CLI::App& v, Fields& f) {
     Opt(v, f, "--cloud-id", "cloudId", "Only this stack's entries");

@@ -29,6 +29,8 @@ int RunCli(int argc, char** argv) {
   RegisterLoginCommand(app, exit_code);
   RegisterApiCommands(app, exit_code);
   RegisterWorldCommand(app, exit_code);
+  RegisterSimulateCommand(app, exit_code);
+  RegisterForwardCommand(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -15,5 +15,7 @@ void RegisterDevCertCommand(CLI::App& app, int& exit_code);
 void RegisterLoginCommand(CLI::App& app, int& exit_code);
 void RegisterApiCommands(CLI::App& app, int& exit_code);
 void RegisterWorldCommand(CLI::App& app, int& exit_code);
+void RegisterSimulateCommand(CLI::App& app, int& exit_code);
+void RegisterForwardCommand(CLI::App& app, int& exit_code);
 
 }  // namespace stackbill

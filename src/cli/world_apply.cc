@@ -358,9 +358,15 @@ class Applier {
         Unchanged(customer_what);
         continue;
       }
-      auto token = TokenFor(registration.registered_by);
+      // effectiveFrom is the PlatformAdmin's extension (SPEC §3): sent as the
+      // admin who runs apply, not as the registrant.
+      auto token = customer.effective_from ? absl::StatusOr<std::string>(std::string())
+                                           : TokenFor(registration.registered_by);
       if (!token.ok()) return token.status();
       Json body = {{"properties", {{"tenantId", customer.tenant_id.ToString()}}}};
+      if (customer.effective_from) {
+        body["properties"]["effectiveFrom"] = customer.effective_from->ToString();
+      }
       auto created = Create("PUT", target, body, *token);
       if (!created.ok()) return Annotate(created.status(), customer_what);
       Outcome(*created, customer_what);

@@ -22,6 +22,7 @@ class FakeApi : public WorldApi {
     std::string method;
     std::string target;
     std::string token;
+    Json body;
   };
 
   absl::StatusOr<Json> Call(std::string_view method, std::string_view target, const Json* body,
@@ -53,7 +54,7 @@ class FakeApi : public WorldApi {
       if (it == objects_.end()) return NotFoundError("NotFound", path + " not found");
       return it->second;
     }
-    mutations.push_back({std::string(method), std::string(target), token});
+    mutations.push_back({std::string(method), std::string(target), token, body ? *body : Json()});
     if (method == "DELETE") {
       objects_.erase(path);
       return Json();
@@ -160,16 +161,27 @@ TEST(WorldApplyTest, RegistersAsTheRegisteringPrincipalNotTheAdmin) {
   WorldApplyReport report;
   ASSERT_TRUE(ApplyWorld(world, api, report).ok());
   int registrations = 0;
+  int customers = 0;
   for (const auto& mutation : api.mutations) {
     if (mutation.method == "PUT" &&
         mutation.target.find("/providers/Microsoft.AzureStack/registrations/") !=
             std::string::npos) {
-      EXPECT_FALSE(mutation.token.empty()) << mutation.target;  // R2: not the admin's
       EXPECT_NE(mutation.target.find("api-version=2017-06-01"), std::string::npos);
-      ++registrations;
+      const bool customer = mutation.target.find("/customerSubscriptions/") != std::string::npos;
+      if (customer) {
+        // The demo's customer subscriptions carry effectiveFrom, the
+        // PlatformAdmin's correction (SPEC §3): sent as the admin.
+        EXPECT_TRUE(mutation.token.empty()) << mutation.target;
+        EXPECT_TRUE(mutation.body["properties"].contains("effectiveFrom")) << mutation.target;
+        ++customers;
+      } else {
+        EXPECT_FALSE(mutation.token.empty()) << mutation.target;  // R2: not the admin's
+        ++registrations;
+      }
     }
   }
-  EXPECT_EQ(registrations, 3 + 4);  // three registrations, four customer subscriptions
+  EXPECT_EQ(registrations, 3);
+  EXPECT_EQ(customers, 4);
 }
 
 TEST(WorldApplyTest, ACustomerSubscriptionAddedLaterIsTheOnlyChange) {
@@ -184,7 +196,7 @@ TEST(WorldApplyTest, ACustomerSubscriptionAddedLaterIsTheOnlyChange) {
   }
   ASSERT_NE(adventure, nullptr);
   world.registrations[0].customer_subscriptions.push_back(
-      {adventure->id, adventure->directory_id, adventure->display_name});
+      {adventure->id, adventure->directory_id, adventure->display_name, std::nullopt});
   const std::size_t before = api.mutations.size();
   WorldApplyReport second;
   ASSERT_TRUE(ApplyWorld(world, api, second).ok());

@@ -464,12 +464,22 @@ class Parser {
         }
         tenant = it->second;
       }
+      WORLD_ASSIGN(effective_from_text, customer.OptionalString("effectiveFrom"));
+      std::optional<Timestamp> effective_from;
+      if (effective_from_text) {
+        absl::StatusOr<Timestamp> parsed = Timestamp::Parse(*effective_from_text);
+        if (!parsed.ok()) {
+          return Fault(customer.PathOf("effectiveFrom"),
+                       "not an ISO 8601 date and time: " + *effective_from_text);
+        }
+        effective_from = *parsed;
+      }
       WORLD_CHECK(customer.Finish());
       if (!tenants.insert(tenant).second) {
         return Fault(customer.path(), "tenant mapped twice on one registration (R6)");
       }
       registration.customer_subscriptions.push_back(
-          {customer_subscription->id, tenant, customer_subscription->display_name});
+          {customer_subscription->id, tenant, customer_subscription->display_name, effective_from});
     }
     registration.name = name;
     registration.resource_group = resource_group;

@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "core/entities.h"
 #include "core/guid.h"
+#include "core/time.h"
 
 namespace stackbill {
 
@@ -88,6 +89,11 @@ struct WorldCustomerSubscription {
   Guid subscription_id;
   Guid tenant_id;
   std::string display_name;  // of the subscription, for messages
+  // The PlatformAdmin's correction (SPEC §3): the mapping is in force from
+  // this instant rather than from its creation. world apply then PUTs it as
+  // the admin; `stackbill simulate` routes by it (otherwise it assumes the
+  // mapping was in force from the simulated window's start).
+  std::optional<Timestamp> effective_from;
 };
 
 struct WorldRegistration {

@@ -131,6 +131,7 @@ absl::StatusOr<HttpClientResponse> HttpClient::Send(std::string_view method,
     HttpClientResponse response;
     response.status = result->status;
     response.content_type = result->get_header_value("Content-Type");
+    response.retry_after = result->get_header_value("Retry-After");
     response.body = std::move(result->body);
     return response;
   } catch (const std::exception& e) {

@@ -41,6 +41,7 @@ struct HttpClientOptions {
 struct HttpClientResponse {
   int status = 0;
   std::string content_type;
+  std::string retry_after;  // the Retry-After header of a 429 or 503, if any
   std::string body;
 };
 

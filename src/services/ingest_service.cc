@@ -513,6 +513,15 @@ absl::StatusOr<Page<QuarantineEntry>> IngestService::ListQuarantine(const Caller
   return store_.quarantine().ListQuarantine(filter, page);
 }
 
+absl::StatusOr<std::vector<UsageTotal>> IngestService::UsageTotals(const Caller& caller,
+                                                                   UsageFilter filter) {
+  if (!IsPlatformAdmin(caller)) {
+    return PermissionDeniedError("AuthorizationFailed",
+                                 "usage totals across subscriptions need a PlatformAdmin");
+  }
+  return store_.usage().SumUsage(filter);
+}
+
 absl::StatusOr<ReplayResult> IngestService::Replay(const Caller& caller,
                                                    const ReplayRequest& request, Timestamp now) {
   STACKBILL_ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> snapshot, CurrentSnapshot(true));

@@ -138,6 +138,12 @@ class IngestService {
                                                        QuarantineFilter filter,
                                                        const PageRequest& page, Timestamp now);
 
+  // GET /v1/usage/totals: the stored usage per (billed subscription, meter),
+  // counted and summed exactly — what an operator compares with a stack's or
+  // the simulator's own totals. PlatformAdmin only (403 AuthorizationFailed):
+  // the per-subscription view with SPEC §6's visibility rules is /v1/usage.
+  absl::StatusOr<std::vector<UsageTotal>> UsageTotals(const Caller& caller, UsageFilter filter);
+
   // POST /v1/quarantine/replay: runs the entries through the same validation,
   // routing and dedupe as Ingest, as of `now`. Entries now accepted (or
   // duplicates of stored records) are marked replayed in the same

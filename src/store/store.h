@@ -435,6 +435,16 @@ struct UsageFilter {
   std::optional<Timestamp> reported_to{};       // exclusive
 };
 
+// The stored usage of one (billed subscription, meter): how many records and
+// their exact total quantity.
+struct UsageTotal {
+  Guid billed_subscription_id;
+  Guid meter_id;
+  std::int64_t records = 0;
+  Quantity quantity;
+  friend bool operator==(const UsageTotal&, const UsageTotal&) = default;
+};
+
 // A re-route (R13): a stored record's new routing and reported time.
 struct RoutingUpdate {
   Guid cloud_id;
@@ -547,6 +557,10 @@ class UsageStore {
                                                       const PageRequest& page) = 0;
   // How many records match `filter` (a count of records, never a sum).
   virtual absl::StatusOr<std::int64_t> CountUsage(const UsageFilter& filter) = 0;
+  // The records matching `filter` per (billed subscription, meter), summed
+  // exactly, in (subscription, meter) order. OutOfRange when a total exceeds
+  // a quantity's bound.
+  virtual absl::StatusOr<std::vector<UsageTotal>> SumUsage(const UsageFilter& filter) = 0;
   // Applies every update or none. NotFound (and nothing changes) when one
   // names an unknown (cloudId, identity).
   virtual absl::Status UpdateRouting(std::span<const RoutingUpdate> updates) = 0;

@@ -1,3 +1,5 @@
+#include <map>
+
 #include "absl/container/flat_hash_map.h"
 #include "core/error.h"
 #include "store/sqlite/sqlite_area_stores.h"
@@ -221,6 +223,37 @@ class SqliteUsageStore final : public UsageStore {
       return absl::OkStatus();
     }));
     return count;
+  }
+
+  absl::StatusOr<std::vector<UsageTotal>> SumUsage(const UsageFilter& filter) override {
+    Where where = FilterWhere(filter);
+    std::map<std::pair<Guid, Guid>, UsageTotal> totals;
+    STACKBILL_RETURN_IF_ERROR(db_.Read([&](Connection& c) -> absl::Status {
+      // Summed here, not by SQL: quantities are exact decimals stored as text.
+      STACKBILL_ASSIGN_OR_RETURN(
+          Statement stmt,
+          c.Prepare(Cat("SELECT billed_subscription_id, meter_id, quantity FROM usage_records",
+                        where.Sql())));
+      stmt.BindValues(where.values());
+      for (;;) {
+        STACKBILL_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) break;
+        const Guid subscription = stmt.ReadGuid();
+        const Guid meter = stmt.ReadGuid();
+        const Quantity quantity = stmt.ReadDecimal<QuantityTraits>();
+        STACKBILL_RETURN_IF_ERROR(stmt.read_status());
+        UsageTotal& total = totals[{subscription, meter}];
+        total.billed_subscription_id = subscription;
+        total.meter_id = meter;
+        ++total.records;
+        STACKBILL_ASSIGN_OR_RETURN(total.quantity, total.quantity.Add(quantity));
+      }
+      return absl::OkStatus();
+    }));
+    std::vector<UsageTotal> out;
+    out.reserve(totals.size());
+    for (auto& [key, total] : totals) out.push_back(total);
+    return out;
   }
 
   absl::Status UpdateRouting(std::span<const RoutingUpdate> updates) override {

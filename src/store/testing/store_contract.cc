@@ -1226,6 +1226,24 @@ TEST_P(StoreContract, UsageListsInAcceptanceOrderPagedAndFiltered) {
   ASSERT_OK_AND_ASSIGN(std::int64_t billed,
                        store().usage().CountUsage({.billed_subscription_id = G(2, 2)}));
   EXPECT_EQ(billed, 5);
+  // Exact sums per (billed subscription, meter), in that order.
+  ASSERT_OK_AND_ASSIGN(std::vector<UsageTotal> totals,
+                       store().usage().SumUsage({.cloud_id = cloud}));
+  ASSERT_FALSE(totals.empty());
+  std::int64_t summed_records = 0;
+  for (std::size_t i = 0; i < totals.size(); ++i) {
+    summed_records += totals[i].records;
+    if (i > 0) {
+      EXPECT_LT(std::pair(totals[i - 1].billed_subscription_id, totals[i - 1].meter_id),
+                std::pair(totals[i].billed_subscription_id, totals[i].meter_id));
+    }
+  }
+  EXPECT_EQ(summed_records, static_cast<std::int64_t>(batch.size()));
+  ASSERT_OK_AND_ASSIGN(std::vector<UsageTotal> billed_totals,
+                       store().usage().SumUsage({.billed_subscription_id = G(2, 2)}));
+  ASSERT_EQ(billed_totals.size(), 1U);
+  EXPECT_EQ(billed_totals[0].records, 5);
+  EXPECT_EQ(billed_totals[0].quantity.ToString(), "10.0000000005");  // 5 × 2.0000000001
   ASSERT_OK_AND_ASSIGN(
       std::int64_t in_window,
       store().usage().CountUsage(
