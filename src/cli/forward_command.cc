@@ -38,8 +38,9 @@ struct ForwardArgs {
   bool use_stdin = false;
   std::string tenant_map;
   std::string ca_file;
-  std::size_t batch = 5000;
+  std::size_t batch = 20000;
   bool once = false;
+  bool spool_only = false;
   int initial_backoff_ms = 200;
   int max_backoff_ms = 30000;
   int poll_ms = 1000;
@@ -123,6 +124,7 @@ absl::Status Run(const ForwardArgs& args) {
   options.ca_file = args.ca_file;
   options.batch_records = args.batch;
   options.once = args.once;
+  options.spool_only = args.spool_only;
   options.initial_backoff = std::chrono::milliseconds(args.initial_backoff_ms);
   options.max_backoff = std::chrono::milliseconds(args.max_backoff_ms);
   options.poll_interval = std::chrono::milliseconds(args.poll_ms);
@@ -171,6 +173,9 @@ void RegisterForwardCommand(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   command->add_flag("--once", args->once,
                     "Exit when the inbox (and stdin) are drained and everything is acknowledged");
+  command->add_flag("--spool-only", args->spool_only,
+                    "Take the inbox (and stdin) into the spool and exit without sending (e.g. "
+                    "while the server is down for maintenance; benchmarks)");
   command->add_option("--initial-backoff-ms", args->initial_backoff_ms, "First retry delay")
       ->check(CLI::Range(1, 3600000))
       ->capture_default_str();

@@ -178,6 +178,11 @@ class Forwarder {
   absl::Status Loop() {
     while (!stop_) {
       if (!options_.inbox.empty()) STACKBILL_RETURN_IF_ERROR(ScanInbox());
+      if (options_.spool_only) {
+        if (input_finished() && InboxEmpty()) return input_status();
+        Sleep(options_.poll_interval);
+        continue;
+      }
       SpoolBatch batch;
       {
         std::lock_guard<std::mutex> lock(spool_mu_);
@@ -212,14 +217,15 @@ class Forwarder {
       body.append(line);
       body.push_back('\n');
     }
-    BatchAnswer answer;
+    BatchAnswer answer;  // the first copy's: its errors name the rejected records
     for (int copy = 0; copy < std::max(options_.send_copies, 1); ++copy) {
-      STACKBILL_ASSIGN_OR_RETURN(answer, Post(body, batch.lines.size()));
+      STACKBILL_ASSIGN_OR_RETURN(BatchAnswer got, Post(body, batch.lines.size()));
+      counts_.sent += static_cast<std::int64_t>(batch.lines.size());
+      counts_.accepted += got.accepted;
+      counts_.duplicates += got.duplicates;
+      counts_.quarantined += got.quarantined;
+      if (copy == 0) answer = std::move(got);
     }
-    counts_.sent += static_cast<std::int64_t>(batch.lines.size());
-    counts_.accepted += answer.accepted;
-    counts_.duplicates += answer.duplicates;
-    counts_.quarantined += answer.quarantined;
     // The server listed only the first errors: send the rest again (it
     // counts nothing twice) until every quarantined record has its reason.
     std::vector<BatchError> errors = answer.errors;

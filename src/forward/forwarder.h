@@ -45,9 +45,10 @@ struct ForwarderOptions {
   std::string inbox;                // empty: no inbox
   int input_fd = -1;                // stdin source (a file descriptor), or -1
   std::map<Guid, Guid> tenant_map;  // local subscription → tenant
-  std::size_t batch_records = 5000;
+  std::size_t batch_records = 20000;
   std::size_t batch_bytes = std::size_t{16} << 20;
-  bool once = false;  // exit once the sources are drained and the spool is empty
+  bool once = false;        // exit once the sources are drained and the spool is empty
+  bool spool_only = false;  // take the inbox (and stdin) into the spool, send nothing, exit
   std::chrono::milliseconds initial_backoff{200};
   std::chrono::milliseconds max_backoff{30000};
   std::chrono::milliseconds poll_interval{1000};

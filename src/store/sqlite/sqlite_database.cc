@@ -307,6 +307,14 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::string& 
                                                  ? "PRAGMA synchronous = FULL"
                                                  : "PRAGMA synchronous = NORMAL"));
   if (options.query_only) STACKBILL_RETURN_IF_ERROR(connection->Exec("PRAGMA query_only = ON"));
+  STACKBILL_RETURN_IF_ERROR(
+      connection->Exec(Cat("PRAGMA cache_size = -", std::to_string(options.cache_kib))));
+  // Reads of the file through a shared mapping rather than pread + copy (a
+  // read-only map: SQLite still writes through the WAL).
+  STACKBILL_RETURN_IF_ERROR(connection->Exec("PRAGMA mmap_size = 1073741824"));
+  if (!options.auto_checkpoint) {
+    STACKBILL_RETURN_IF_ERROR(connection->Exec("PRAGMA wal_autocheckpoint = 0"));
+  }
   return connection;
 }
 
@@ -405,6 +413,10 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const SqliteOptions& op
   ConnectionOptions writer_options;
   writer_options.durability = options.durability;
   writer_options.busy_timeout = options.busy_timeout;
+  writer_options.cache_kib = options.writer_cache_kib;
+  // The checkpointer thread (below) checkpoints; an in-memory database has
+  // no WAL.
+  writer_options.auto_checkpoint = memory;
   STACKBILL_ASSIGN_OR_RETURN(std::unique_ptr<Connection> writer,
                              Connection::Open(options.path, writer_options));
   // journal_mode=WAL is persistent in the file; switching needs a lock that
@@ -416,6 +428,8 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const SqliteOptions& op
   if (!memory) {
     ConnectionOptions reader_options = writer_options;
     reader_options.query_only = true;
+    reader_options.cache_kib = options.reader_cache_kib;
+    reader_options.auto_checkpoint = false;
     for (int i = 0; i < options.reader_connections; ++i) {
       STACKBILL_ASSIGN_OR_RETURN(std::unique_ptr<Connection> reader,
                                  Connection::Open(options.path, reader_options));
@@ -430,10 +444,38 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const SqliteOptions& op
     std::lock_guard<std::mutex> lock(database->pool_mu_);
     for (auto& reader : database->readers_) database->idle_readers_.push_back(reader.get());
   }
+  if (!memory) {
+    ConnectionOptions checkpoint_options = writer_options;
+    checkpoint_options.cache_kib = 2000;
+    STACKBILL_ASSIGN_OR_RETURN(database->checkpointer_,
+                               Connection::Open(options.path, checkpoint_options));
+    Database* self = database.get();
+    database->checkpoint_thread_ = std::thread([self] { self->CheckpointLoop(); });
+  }
   return database;
 }
 
-Database::~Database() = default;
+void Database::CheckpointLoop() {
+  constexpr std::chrono::milliseconds kCheckpointInterval{250};
+  std::unique_lock<std::mutex> lock(stop_mu_);
+  while (!stop_cv_.wait_for(lock, kCheckpointInterval, [this] { return stopping_; })) {
+    lock.unlock();
+    // PASSIVE: copies what no reader still needs and never waits; a failure
+    // (e.g. another process checkpointing) is tried again next time.
+    (void)checkpointer_->Exec("PRAGMA wal_checkpoint(PASSIVE)");
+    lock.lock();
+  }
+}
+
+Database::~Database() {
+  {
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
+  // The last connection to close checkpoints what is left (SQLite's own).
+}
 
 absl::Status Database::Write(absl::FunctionRef<absl::Status(Connection&)> body) {
   std::lock_guard<std::mutex> lock(writer_mu_);

@@ -23,6 +23,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <variant>
 #include <vector>
 
@@ -161,6 +162,15 @@ struct ConnectionOptions {
   bool query_only = false;
   SqliteOptions::Durability durability = SqliteOptions::Durability::kNormal;
   std::chrono::milliseconds busy_timeout{0};
+  // Page cache of this connection in KiB (SQLite's default is 2,000). The
+  // writer's must hold the hot part of the usage indexes: records arrive in
+  // identity-hash order, so a small cache turns every insert into reads.
+  std::int64_t cache_kib = 2000;
+  // Whether commits of this connection checkpoint the WAL themselves
+  // (SQLite's default). The Database's writer does not: a background
+  // connection checkpoints, so no commit waits for a checkpoint's writes and
+  // fsyncs.
+  bool auto_checkpoint = true;
 };
 
 // One sqlite3 connection. Used by one thread at a time.
@@ -236,6 +246,15 @@ class Database {
   std::mutex pool_mu_;
   std::condition_variable reader_released_;
   std::vector<Connection*> idle_readers_;  // guarded by pool_mu_
+
+  // The WAL checkpointer: its own connection and thread, PASSIVE checkpoints
+  // (never blocking readers or the writer) every kCheckpointInterval.
+  void CheckpointLoop();
+  std::unique_ptr<Connection> checkpointer_;  // used by checkpoint_thread_ only
+  std::thread checkpoint_thread_;
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;  // guarded by stop_mu_
 };
 
 // Whether `sql` (with `values` bound) returns at least one row.

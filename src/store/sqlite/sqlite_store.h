@@ -41,6 +41,10 @@ struct SqliteOptions {
   // How long a transaction waits for another connection's write lock before
   // the call fails with Unavailable.
   std::chrono::milliseconds busy_timeout{10000};
+  // Page caches in KiB: the writer's (the ingest path's indexes) and each
+  // reader's. Upper bounds; SQLite allocates as pages are read.
+  std::int64_t writer_cache_kib = 256 * 1024;
+  std::int64_t reader_cache_kib = 32 * 1024;
 };
 
 // The schema version this binary creates and understands.

@@ -109,20 +109,25 @@ absl::Status WriteRecords(Connection& c, std::span<const UsageRecord> batch,
       Statement stored,
       c.Prepare("SELECT content_hash FROM usage_records WHERE cloud_id = ? AND identity = ?"));
   for (const UsageRecord& record : batch) {
-    insert.Reset();
-    BindUsage(insert, record);
-    STACKBILL_RETURN_IF_ERROR(insert.Run());
-    if (c.changes() == 1) {
-      outcomes.push_back(UsageOutcome::kAccepted);
-      continue;
-    }
+    // Look the identity up first: a resent record (the common case after a
+    // forwarder's retry) costs one index probe, not a whole row built and
+    // refused. Safe against racing writers because this runs inside the
+    // write transaction, which SQLite holds for one writer at a time; the
+    // INSERT keeps ON CONFLICT all the same.
     stored.Reset();
     stored.BindGuid(record.cloud_id).BindBlob(record.identity);
     STACKBILL_ASSIGN_OR_RETURN(bool row, stored.Step());
-    if (!row) return absl::InternalError("usage record conflicted but is not stored");
-    outcomes.push_back(stored.ReadBlob() == record.content_hash
-                           ? UsageOutcome::kDuplicate
-                           : UsageOutcome::kConflictingDuplicate);
+    if (row) {
+      outcomes.push_back(stored.ReadBlob() == record.content_hash
+                             ? UsageOutcome::kDuplicate
+                             : UsageOutcome::kConflictingDuplicate);
+      continue;
+    }
+    insert.Reset();
+    BindUsage(insert, record);
+    STACKBILL_RETURN_IF_ERROR(insert.Run());
+    if (c.changes() != 1) return absl::InternalError("usage record neither stored nor inserted");
+    outcomes.push_back(UsageOutcome::kAccepted);
   }
   return absl::OkStatus();
 }
