@@ -19,7 +19,9 @@
 #
 # In the same run, on the same records and the same disk, the PostgreSQL
 # baseline (bench/pg_baseline.sh: COPY into staging, INSERT … ON CONFLICT DO
-# NOTHING into a table keyed on the identity, FORWARDERS sessions).
+# NOTHING into a table keyed on the identity, FORWARDERS sessions), twice:
+# with the primary key alone, and with the secondary indexes stackbill's own
+# table carries (like for like).
 #
 # SKIP_BASELINE=1 skips the PostgreSQL part (for quick iterations).
 # Needs the release build (scripts/build release) and PostgreSQL 15 binaries
@@ -124,3 +126,4 @@ server_pid=
 if [ "${SKIP_BASELINE:-}" = 1 ]; then exit 0; fi
 echo "bench: the PostgreSQL baseline on the same records" >&2
 bench/pg_baseline.sh "$dir/usage" "$forwarders"
+PG_BASELINE_SCHEMA=store-indexes bench/pg_baseline.sh "$dir/usage" "$forwarders"

@@ -108,26 +108,43 @@ absl::Status WriteRecords(Connection& c, std::span<const UsageRecord> batch,
   STACKBILL_ASSIGN_OR_RETURN(
       Statement stored,
       c.Prepare("SELECT content_hash FROM usage_records WHERE cloud_id = ? AND identity = ?"));
+  // A resent batch is mostly duplicates and a new one mostly new records:
+  // probe the identity first while the previous record was a duplicate (one
+  // index probe, no row built and refused), insert first otherwise (ON
+  // CONFLICT probes once). Either order is exact: this runs inside the write
+  // transaction, which SQLite gives one writer at a time.
+  bool expect_duplicate = false;
   for (const UsageRecord& record : batch) {
-    // Look the identity up first: a resent record (the common case after a
-    // forwarder's retry) costs one index probe, not a whole row built and
-    // refused. Safe against racing writers because this runs inside the
-    // write transaction, which SQLite holds for one writer at a time; the
-    // INSERT keeps ON CONFLICT all the same.
-    stored.Reset();
-    stored.BindGuid(record.cloud_id).BindBlob(record.identity);
-    STACKBILL_ASSIGN_OR_RETURN(bool row, stored.Step());
-    if (row) {
-      outcomes.push_back(stored.ReadBlob() == record.content_hash
-                             ? UsageOutcome::kDuplicate
-                             : UsageOutcome::kConflictingDuplicate);
+    bool stored_before = expect_duplicate;
+    if (!expect_duplicate) {
+      insert.Reset();
+      BindUsage(insert, record);
+      STACKBILL_RETURN_IF_ERROR(insert.Run());
+      stored_before = c.changes() != 1;
+    }
+    std::optional<std::string> stored_hash;
+    if (stored_before || expect_duplicate) {
+      stored.Reset();
+      stored.BindGuid(record.cloud_id).BindBlob(record.identity);
+      STACKBILL_ASSIGN_OR_RETURN(bool row, stored.Step());
+      if (row) stored_hash = stored.ReadBlob();
+    }
+    if (expect_duplicate && !stored_hash) {
+      insert.Reset();
+      BindUsage(insert, record);
+      STACKBILL_RETURN_IF_ERROR(insert.Run());
+      if (c.changes() != 1) return absl::InternalError("usage record neither stored nor inserted");
+    } else if (stored_before && !stored_hash) {
+      return absl::InternalError("usage record conflicted but is not stored");
+    }
+    if (!stored_hash) {
+      outcomes.push_back(UsageOutcome::kAccepted);
+      expect_duplicate = false;
       continue;
     }
-    insert.Reset();
-    BindUsage(insert, record);
-    STACKBILL_RETURN_IF_ERROR(insert.Run());
-    if (c.changes() != 1) return absl::InternalError("usage record neither stored nor inserted");
-    outcomes.push_back(UsageOutcome::kAccepted);
+    outcomes.push_back(*stored_hash == record.content_hash ? UsageOutcome::kDuplicate
+                                                           : UsageOutcome::kConflictingDuplicate);
+    expect_duplicate = true;
   }
   return absl::OkStatus();
 }
