@@ -164,7 +164,8 @@ void RegisterForwardCommand(CLI::App& app, int& exit_code) {
                       "Folder to take usage files from (NDJSON, or *.json usage pages; write "
                       "elsewhere and rename in; removed once spooled)");
   command->add_flag("--stdin", args->use_stdin,
-                    "Also read NDJSON from stdin (durable once spooled)");
+                    "Also read NDJSON from stdin (durable once spooled; without --inbox the run "
+                    "ends when stdin ends and everything is acknowledged)");
   command->add_option("--tenant-map", args->tenant_map,
                       "JSON {\"<local subscription>\": \"<tenant>\"} to fill in missing tenantId");
   command->add_option("--ca-file", args->ca_file, "PEM certificate to trust for HTTPS");

@@ -439,6 +439,7 @@ TEST_F(ForwarderTest, ReadsStdinUntilItsEnd) {
   ScriptedServer server;
   options_.servers = {server.url()};
   options_.inbox.clear();
+  options_.once = false;  // stdin alone: its end is the end, --once or not
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);
   options_.input_fd = fds[0];

@@ -189,7 +189,12 @@ class Forwarder {
         STACKBILL_ASSIGN_OR_RETURN(batch, spool_->Oldest(batch_records_, options_.batch_bytes));
       }
       if (batch.lines.empty()) {
-        if (options_.once && input_finished() && InboxEmpty()) return absl::OkStatus();
+        // With --once, or when stdin was the only source and it ended,
+        // nothing more can arrive: done.
+        const bool stdin_only = options_.inbox.empty() && options_.input_fd >= 0;
+        if ((options_.once || stdin_only) && input_finished() && InboxEmpty()) {
+          return absl::OkStatus();
+        }
         if (!input_status().ok()) return input_status();
         Sleep(options_.poll_interval);
         continue;
