@@ -43,8 +43,8 @@ struct SqliteOptions {
   std::chrono::milliseconds busy_timeout{10000};
   // Page caches in KiB: the writer's (the ingest path's indexes) and each
   // reader's. Upper bounds; SQLite allocates as pages are read.
-  std::int64_t writer_cache_kib = 256 * 1024;
-  std::int64_t reader_cache_kib = 32 * 1024;
+  std::int64_t writer_cache_kib = std::int64_t{256} * 1024;
+  std::int64_t reader_cache_kib = std::int64_t{32} * 1024;
 };
 
 // The schema version this binary creates and understands.
