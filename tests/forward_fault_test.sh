@@ -99,6 +99,7 @@ for stack in "${stacks[@]}"; do
     cp "$dir/usage/$stack"/usage-*.ndjson "$dir/inbox-$stack-$inst/"
   done
 done
+rm -rf "$dir/usage"  # the inboxes hold the copies; keep the disk footprint down
 
 declare -A pid_of
 start_forwarder() {  # stack instance (in this shell, so that `wait` sees it)
