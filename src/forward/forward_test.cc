@@ -459,5 +459,33 @@ TEST_F(ForwarderTest, ReadsStdinUntilItsEnd) {
   EXPECT_EQ(server.distinct(), 50U);
 }
 
+TEST_F(ForwarderTest, AStoppedForwarderKeepsWhatItReadFromStdinInTheSpool) {
+  // The server never acknowledges, so whatever is read stays spooled.
+  ScriptedServer server([](int, std::size_t) -> std::optional<HttpResponse> {
+    return HttpResponse::Json(503, R"({"error":{"code":"Busy","message":"busy"}})");
+  });
+  options_.servers = {server.url()};
+  options_.inbox.clear();
+  options_.once = false;
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  options_.input_fd = fds[0];
+  const std::string text = Lines(0, 5);
+  ASSERT_EQ(::write(fds[1], text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  std::atomic<bool> stop{false};
+  const ProgressSink quiet = [](const std::string&) {};
+  absl::Status status;
+  std::thread forwarder([&] { status = RunForwarder(options_, stop, quiet); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  stop = true;  // SIGTERM; stdin is still open
+  forwarder.join();
+  ::close(fds[1]);
+  ::close(fds[0]);
+  EXPECT_TRUE(status.ok()) << status;
+  auto spool = Spool::Open((fs::path(options_.state_dir) / "spool.db").string(), kCloud);
+  ASSERT_TRUE(spool.ok());
+  EXPECT_EQ((*spool)->backlog(), 5);  // R10: nothing read is lost
+}
+
 }  // namespace
 }  // namespace stackbill

@@ -465,6 +465,19 @@ class Forwarder {
     auto first_pending = Clock::now();
     char buffer[1 << 16];
     bool eof = false;
+    // Durable once spooled. False when the spool refused (the status says why).
+    const auto spool = [&]() -> bool {
+      if (pending.empty()) return true;
+      std::vector<std::string_view> views(pending.begin(), pending.end());
+      std::lock_guard<std::mutex> lock(spool_mu_);
+      if (absl::Status s = spool_->Append(views); !s.ok()) {
+        SetInputStatus(s);
+        return false;
+      }
+      counts_spooled_input_ += static_cast<std::int64_t>(pending.size());
+      pending.clear();
+      return true;
+    };
     while (!eof && !input_stop_) {
       pollfd p{.fd = fd, .events = POLLIN, .revents = 0};
       const int ready = ::poll(&p, 1, 100);
@@ -488,19 +501,14 @@ class Forwarder {
         }
       }
       if (eof && !Blank(carry)) pending.push_back(FillLine(carry));
-      // Durable once spooled: a batch, a pause, or the end of the input.
+      // Spooled at a batch, a pause, or the end of the input.
       if (!pending.empty() && (eof || pending.size() >= batch_records_ || ready == 0 ||
                                Clock::now() - first_pending > std::chrono::milliseconds(200))) {
-        std::vector<std::string_view> views(pending.begin(), pending.end());
-        std::lock_guard<std::mutex> lock(spool_mu_);
-        if (absl::Status s = spool_->Append(views); !s.ok()) {
-          SetInputStatus(s);
-          return;
-        }
-        counts_spooled_input_ += static_cast<std::int64_t>(pending.size());
-        pending.clear();
+        if (!spool()) return;
       }
     }
+    // Stopping (SIGTERM): what was read is spooled, not dropped.
+    if (!spool()) return;
     input_eof_ = eof;
   }
 
