@@ -5,6 +5,8 @@
 #include <array>
 #include <cstdint>
 
+#include "core/usage_identity.h"
+
 namespace stackbill {
 namespace {
 
@@ -58,13 +60,15 @@ class Hasher {
 std::string UsageIdentity(const UsageKeyFields& f) {
   Hasher h;
   if (!f.record_id.empty()) return h.Part("id").Part(f.record_id).Finish();
-  return h.Part("natural")
-      .Guid16(f.local_subscription_id)
-      .Guid16(f.meter_id)
-      .Part(f.resource_uri)
-      .Time(f.usage_start)
-      .Time(f.usage_end)
-      .Finish();
+  std::string identity = h.Part("natural")
+                             .Guid16(f.local_subscription_id)
+                             .Guid16(f.meter_id)
+                             .Part(f.resource_uri)
+                             .Time(f.usage_start)
+                             .Time(f.usage_end)
+                             .Finish();
+  StampUsageHour(identity, f.usage_start.unix_seconds());
+  return identity;
 }
 
 std::string UsageContentHash(const UsageKeyFields& f) {

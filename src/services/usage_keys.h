@@ -7,7 +7,8 @@
 //  * Identity: the record's `id` when it has one, else its natural key —
 //    (subscriptionId, meterId, resourceUri, usageStartTime, usageEndTime); the
 //    store pairs it with the cloudId, so the same id on two stacks is two
-//    records. The two kinds are hashed under different prefixes.
+//    records. The two kinds are hashed under different prefixes; a natural
+//    key's identity leads with its usage hour (core/usage_identity.h).
 //  * Content hash: the normalised content — GUIDs as bytes, the quantity's
 //    canonical decimal, the window in UTC, the canonical instanceData — so a
 //    resend that differs only in formatting is a duplicate, and anything else

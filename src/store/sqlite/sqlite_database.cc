@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "core/abseil_compat.h"
 #include "core/error.h"
+#include "core/usage_identity.h"
 
 namespace stackbill::sqlite {
 namespace {
@@ -372,6 +373,25 @@ namespace {
 
 bool IsMemory(const std::string& path) { return path == ":memory:"; }
 
+// stackbill_stamp_usage_hour(identity BLOB, usage_start_s INTEGER): the
+// identity with its first bytes replaced by the usage hour
+// (core/usage_identity.h), for schema migration 5. NULL in, NULL out.
+void StampUsageHourFunction(sqlite3_context* context, int /*argc*/, sqlite3_value** argv) {
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL) {
+    sqlite3_result_null(context);
+    return;
+  }
+  const auto* bytes = static_cast<const char*>(sqlite3_value_blob(argv[0]));
+  std::string identity(bytes == nullptr ? "" : bytes,
+                       static_cast<std::size_t>(sqlite3_value_bytes(argv[0])));
+  if (identity.size() < kUsageHourPrefixBytes) {
+    sqlite3_result_error(context, "stackbill_stamp_usage_hour: identity too short", -1);
+    return;
+  }
+  StampUsageHour(identity, sqlite3_value_int64(argv[1]));
+  sqlite3_result_blob64(context, identity.data(), identity.size(), SQLITE_TRANSIENT);
+}
+
 // Creates the database file with mode 0600 if it does not exist, so that
 // SQLite (which creates with 0644 and gives -wal/-shm the database's mode)
 // never makes a world-readable file.
@@ -551,6 +571,12 @@ absl::StatusOr<std::int64_t> ReadSchemaVersion(Connection& connection) {
 }
 
 absl::Status Migrate(Connection& connection, std::span<const std::string_view> migrations) {
+  const int registered =
+      sqlite3_create_function(connection.handle(), "stackbill_stamp_usage_hour", 2,
+                              SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, nullptr,
+                              StampUsageHourFunction, nullptr, nullptr);
+  if (registered != SQLITE_OK)
+    return connection.Error(registered, "registering migration functions");
   STACKBILL_RETURN_IF_ERROR(connection.Exec("BEGIN IMMEDIATE"));
   auto apply = [&]() -> absl::Status {
     STACKBILL_RETURN_IF_ERROR(connection.Exec(

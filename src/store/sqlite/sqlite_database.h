@@ -163,8 +163,10 @@ struct ConnectionOptions {
   SqliteOptions::Durability durability = SqliteOptions::Durability::kNormal;
   std::chrono::milliseconds busy_timeout{0};
   // Page cache of this connection in KiB (SQLite's default is 2,000). The
-  // writer's must hold the hot part of the usage indexes: records arrive in
-  // identity-hash order, so a small cache turns every insert into reads.
+  // writer's must hold the hot part of the usage indexes: a natural-key
+  // identity sorts by usage hour (core/usage_identity.h), an id's identity
+  // and a duplicate probe land anywhere, so a small cache turns inserts into
+  // reads.
   std::int64_t cache_kib = 2000;
   // Whether commits of this connection checkpoint the WAL themselves
   // (SQLite's default). The Database's writer does not: a background

@@ -533,8 +533,27 @@ CREATE INDEX quarantine_pending_by_text ON quarantine (cloud_id, raw_text)
   WHERE replayed_s IS NULL;
 )sql";
 
-constexpr std::array<std::string_view, 4> kMigrations = {kVersion1, kVersion2, kVersion3,
-                                                         kVersion4};
+constexpr std::string_view kVersion5 = R"sql(
+-- Natural-key identities lead with their usage hour (core/usage_identity.h),
+-- so that one stack's hour of records lands together in the UNIQUE
+-- (cloud_id, identity) index. Rewrites the identities stored before, and the
+-- supersessions that name them, with stackbill_stamp_usage_hour (registered
+-- by Migrate). Identities from a record's id are unchanged.
+UPDATE usage_supersessions
+   SET identity = stackbill_stamp_usage_hour(identity,
+         (SELECT r.usage_start_s FROM usage_records r
+           WHERE r.cloud_id = usage_supersessions.cloud_id
+             AND r.identity = usage_supersessions.identity))
+ WHERE EXISTS (SELECT 1 FROM usage_records r
+                WHERE r.cloud_id = usage_supersessions.cloud_id
+                  AND r.identity = usage_supersessions.identity
+                  AND r.record_id = '');
+UPDATE usage_records SET identity = stackbill_stamp_usage_hour(identity, usage_start_s)
+ WHERE record_id = '';
+)sql";
+
+constexpr std::array<std::string_view, 5> kMigrations = {kVersion1, kVersion2, kVersion3, kVersion4,
+                                                         kVersion5};
 
 }  // namespace
 

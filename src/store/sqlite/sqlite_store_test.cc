@@ -131,6 +131,49 @@ TEST(SqliteStoreTest, MigrationsApplyOnlyThoseNotYetApplied) {
   EXPECT_EQ(*sqlite::ReadSchemaVersion(**connection), 2);
 }
 
+// Schema 5 (core/usage_identity.h): a natural-key identity stored before
+// leads with its usage hour afterwards, keeping its other 12 bytes, as does
+// the supersession that names it; an identity from a record's id is kept.
+TEST(SqliteStoreTest, Migration5StampsNaturalKeyIdentitiesWithTheirUsageHour) {
+  const std::string path = NewDatabasePath();
+  {
+    auto connection = sqlite::Connection::Open(path, {});
+    ASSERT_TRUE(connection.ok()) << connection.status();
+    ASSERT_TRUE(sqlite::Migrate(**connection, sqlite::SchemaMigrations().first(4)).ok());
+    auto row = [](std::string_view record_id, std::string_view identity_hex) {
+      return std::string(
+                 "INSERT INTO usage_records (cloud_id, identity, content_hash, record_id, "
+                 "tenant_id, local_subscription_id, meter_id, quantity, usage_start_s, "
+                 "usage_start_ns, usage_end_s, usage_end_ns, resource_uri, instance_data, "
+                 "billed_subscription_id, bill_to_kind, bill_to_partner_id, "
+                 "bill_to_subscription_id, routing_reason, reported_s, reported_ns) "
+                 "VALUES (x'01', x'") +
+             std::string(identity_hex) + "', x'02', '" + std::string(record_id) +
+             "', x'03', x'04', x'05', '1', 1793498400, 0, 1793502000, 0, '/r', '{}', x'06', "
+             "'partner', 'p', x'07', 'registered', 1793502000, 0);";
+    };
+    // 1793498400 s is 2026-11-01T02:00Z: hour 498194 = 0x00079A12.
+    const std::string sql =
+        row("", "00112233445566778899AABBCCDDEEFF") +
+        row("stack-record-7", "FFEEDDCCBBAA99887766554433221100") +
+        "INSERT INTO usage_supersessions (cloud_id, identity, at_s, at_ns, actor_principal_id, "
+        "reason, old_meter_id, old_quantity, old_usage_start_s, old_usage_start_ns, "
+        "old_billed_subscription_id, old_content_hash, new_quantity) VALUES (x'01', "
+        "x'00112233445566778899AABBCCDDEEFF', 1, 0, x'08', 'fix', x'05', '2', 1793498400, 0, "
+        "x'06', x'09', '1');";
+    ASSERT_TRUE((*connection)->Exec(sql).ok());
+    absl::Status upgraded = sqlite::Migrate(**connection, sqlite::SchemaMigrations());
+    ASSERT_TRUE(upgraded.ok()) << upgraded;
+  }
+  RawDb db = OpenRaw(path);
+  EXPECT_EQ(QueryText(db.get(), "SELECT hex(identity) FROM usage_records WHERE record_id = ''"),
+            "00079A12445566778899AABBCCDDEEFF");
+  EXPECT_EQ(QueryText(db.get(), "SELECT hex(identity) FROM usage_records WHERE record_id != ''"),
+            "FFEEDDCCBBAA99887766554433221100");
+  EXPECT_EQ(QueryText(db.get(), "SELECT hex(identity) FROM usage_supersessions"),
+            "00079A12445566778899AABBCCDDEEFF");
+}
+
 TEST(SqliteStoreTest, FailedMigrationChangesNothing) {
   const std::string path = NewDatabasePath();
   auto connection = sqlite::Connection::Open(path, {});
