@@ -23,7 +23,9 @@
 # with the primary key alone, and with the secondary indexes stackbill's own
 # table carries (like for like).
 #
-# SKIP_BASELINE=1 skips the PostgreSQL part (for quick iterations).
+# SKIP_BASELINE=1 skips the PostgreSQL part (for quick iterations);
+# PERF_OUT=FILE records a whole-machine `perf record -a -g` of the timed first
+# load (perf report -i FILE --sort comm,dso).
 # Needs the release build (scripts/build release) and PostgreSQL 15 binaries
 # (scripts/setup installs them). Prints one JSON line per system on stdout.
 set -euo pipefail
@@ -103,7 +105,13 @@ echo "bench: $records records, $k forwarders, HTTPS, SQLite store" >&2
 # their inboxes into their spools. Timed: sending the spools.
 stage
 read -r s0 s1 < <(run --spool-only)
+perf_pid=
+if [ -n "${PERF_OUT:-}" ]; then  # profile the whole machine during the timed first load
+  perf record -a -g -F 499 -o "$PERF_OUT" 2>"$dir/perf.log" &
+  perf_pid=$!
+fi
 read -r t0 t1 < <(run)
+[ -n "$perf_pid" ] && kill -INT "$perf_pid" && wait "$perf_pid" || true
 stored=$("$bin" usage totals | jq .records)
 # End to end: inbox files to acknowledged records, spooling included.
 "$bin" usage totals >/dev/null

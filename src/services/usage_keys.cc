@@ -43,11 +43,17 @@ class Hasher {
   std::string Finish() {
     std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
     unsigned int length = 0;
-    EVP_Digest(buffer_.data(), buffer_.size(), digest.data(), &length, EVP_sha256(), nullptr);
+    EVP_Digest(buffer_.data(), buffer_.size(), digest.data(), &length, Sha256(), nullptr);
     return {reinterpret_cast<const char*>(digest.data()), kUsageKeyBytes};
   }
 
  private:
+  // Fetched once: EVP_sha256() makes OpenSSL 3 look the algorithm up, under
+  // its global lock, on every digest. Never freed (process lifetime).
+  static const EVP_MD* Sha256() {
+    static const EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    return md != nullptr ? md : EVP_sha256();
+  }
   static std::string& Buffer() {
     thread_local std::string buffer;
     return buffer;

@@ -290,6 +290,14 @@ Connection::~Connection() = default;
 
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::string& path,
                                                              const ConnectionOptions& options) {
+  // SQLite's memory statistics take a process-wide mutex on every
+  // allocation; stackbill reads none of them. Must precede the library's
+  // initialisation (the first open); later calls are refused and ignored.
+  static const bool configured = [] {
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return true;
+  }();
+  (void)configured;
   sqlite3* raw = nullptr;
   // NOMUTEX: a connection is only ever used by one thread at a time (the
   // Database hands it out under a mutex).
