@@ -81,17 +81,22 @@ TEST(Spool, KeepsRecordsInOrderAcrossReopenAndRemovesAcknowledgedOnes) {
   EXPECT_EQ((*spool)->backlog(), 3);
   EXPECT_TRUE(*(*spool)->HasSource("file-1"));
   EXPECT_FALSE(*(*spool)->HasSource("file-2"));
-  auto batch = (*spool)->Oldest(2, 1 << 20);
-  ASSERT_TRUE(batch.ok());
-  ASSERT_EQ(batch->lines.size(), 2U);
-  EXPECT_EQ(batch->lines[0], "a");
-  EXPECT_EQ(batch->lines[1], "b");
-  ASSERT_TRUE((*spool)->Remove(batch->last_seq).ok());
+  SpoolBatch batch;
+  ASSERT_TRUE((*spool)->Oldest(2, 1 << 20, batch).ok());
+  ASSERT_EQ(batch.size(), 2U);
+  EXPECT_EQ(batch.line(0), "a");
+  EXPECT_EQ(batch.line(1), "b");
+  EXPECT_EQ(batch.text(), "a\nb\n");  // the request body as is
+  EXPECT_EQ(batch.from(1), "b\n");
+  ASSERT_TRUE((*spool)->Remove(batch.last_seq()).ok());
   EXPECT_EQ((*spool)->backlog(), 1);
-  auto rest = (*spool)->Oldest(10, 1 << 20);
-  ASSERT_EQ(rest->lines.size(), 1U);
-  EXPECT_EQ(rest->lines[0], "c");
-  EXPECT_GT(rest->first_seq, batch->last_seq);
+  const std::int64_t acknowledged = batch.last_seq();
+  // The same batch object is refilled (its memory reused).
+  ASSERT_TRUE((*spool)->Oldest(10, 1 << 20, batch).ok());
+  ASSERT_EQ(batch.size(), 1U);
+  EXPECT_EQ(batch.line(0), "c");
+  EXPECT_EQ(batch.text(), "c\n");
+  EXPECT_GT(batch.first_seq(), acknowledged);
 }
 
 TEST(Spool, IsPrivateAndBelongsToOneStack) {
@@ -111,8 +116,11 @@ TEST(Spool, BatchesAreBoundedInBytesButNeverEmpty) {
   const std::string big(100, 'x');
   const std::vector<std::string_view> lines = {big, big, big};
   ASSERT_TRUE((*spool)->Append(lines).ok());
-  EXPECT_EQ((*spool)->Oldest(10, 250)->lines.size(), 2U);
-  EXPECT_EQ((*spool)->Oldest(10, 10)->lines.size(), 1U);
+  SpoolBatch batch;
+  ASSERT_TRUE((*spool)->Oldest(10, 250, batch).ok());
+  EXPECT_EQ(batch.size(), 2U);
+  ASSERT_TRUE((*spool)->Oldest(10, 10, batch).ok());
+  EXPECT_EQ(batch.size(), 1U);
 }
 
 // --- Pure helpers -----------------------------------------------------------

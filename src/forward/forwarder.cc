@@ -183,12 +183,12 @@ class Forwarder {
         Sleep(options_.poll_interval);
         continue;
       }
-      SpoolBatch batch;
+      SpoolBatch& batch = batch_;
       {
         std::lock_guard<std::mutex> lock(spool_mu_);
-        STACKBILL_ASSIGN_OR_RETURN(batch, spool_->Oldest(batch_records_, options_.batch_bytes));
+        STACKBILL_RETURN_IF_ERROR(spool_->Oldest(batch_records_, options_.batch_bytes, batch));
       }
-      if (batch.lines.empty()) {
+      if (batch.empty()) {
         // With --once, or when stdin was the only source and it ended,
         // nothing more can arrive: done.
         const bool stdin_only = options_.inbox.empty() && options_.input_fd >= 0;
@@ -216,16 +216,10 @@ class Forwarder {
   // Sends one spooled batch until a server answers 2xx, writes its rejected
   // records, then removes it from the spool.
   absl::Status Deliver(const SpoolBatch& batch) {
-    std::string body;
-    body.reserve(batch.bytes);
-    for (const std::string& line : batch.lines) {
-      body.append(line);
-      body.push_back('\n');
-    }
     BatchAnswer answer;  // the first copy's: its errors name the rejected records
     for (int copy = 0; copy < std::max(options_.send_copies, 1); ++copy) {
-      STACKBILL_ASSIGN_OR_RETURN(BatchAnswer got, Post(body, batch.lines.size()));
-      counts_.sent += static_cast<std::int64_t>(batch.lines.size());
+      STACKBILL_ASSIGN_OR_RETURN(BatchAnswer got, Post(batch.text(), batch.size()));
+      counts_.sent += static_cast<std::int64_t>(batch.size());
       counts_.accepted += got.accepted;
       counts_.duplicates += got.duplicates;
       counts_.quarantined += got.quarantined;
@@ -237,13 +231,8 @@ class Forwarder {
     std::int64_t not_shown = answer.errors_not_shown;
     while (not_shown > 0 && !errors.empty()) {
       const std::size_t from = errors.back().index + 1;
-      if (from >= batch.lines.size()) break;
-      std::string tail;
-      for (std::size_t i = from; i < batch.lines.size(); ++i) {
-        tail.append(batch.lines[i]);
-        tail.push_back('\n');
-      }
-      STACKBILL_ASSIGN_OR_RETURN(BatchAnswer more, Post(tail, batch.lines.size() - from));
+      if (from >= batch.size()) break;
+      STACKBILL_ASSIGN_OR_RETURN(BatchAnswer more, Post(batch.from(from), batch.size() - from));
       for (BatchError& e : more.errors) {
         e.index += from;
         errors.push_back(std::move(e));
@@ -252,27 +241,27 @@ class Forwarder {
     }
     if (!errors.empty()) STACKBILL_RETURN_IF_ERROR(WriteRejected(batch, errors));
     std::lock_guard<std::mutex> lock(spool_mu_);
-    return spool_->Remove(batch.last_seq);
+    return spool_->Remove(batch.last_seq());
   }
 
   absl::Status WriteRejected(const SpoolBatch& batch, const std::vector<BatchError>& errors) {
     std::string text;
     for (const BatchError& e : errors) {
-      if (e.index >= batch.lines.size()) continue;
+      if (e.index >= batch.size()) continue;
       nlohmann::json line = {{"code", e.code},
                              {"message", e.message},
-                             {"seq", batch.first_seq + static_cast<std::int64_t>(e.index)},
-                             {"record", batch.lines[e.index]}};
+                             {"seq", batch.first_seq() + static_cast<std::int64_t>(e.index)},
+                             {"record", batch.line(e.index)}};
       text.append(line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
       text.push_back('\n');
     }
     return WriteDurably(
-        fs::path(options_.state_dir) / "rejected" / fmt::format("{:012}.ndjson", batch.first_seq),
+        fs::path(options_.state_dir) / "rejected" / fmt::format("{:012}.ndjson", batch.first_seq()),
         text);
   }
 
   // POSTs one body until a server answers 2xx; retries what may pass later.
-  absl::StatusOr<BatchAnswer> Post(const std::string& body, std::size_t records) {
+  absl::StatusOr<BatchAnswer> Post(std::string_view body, std::size_t records) {
     for (int attempt = 0;; ++attempt) {
       if (stop_) return absl::CancelledError("stopping");
       HttpClient& client = *clients_[server_];
@@ -563,6 +552,7 @@ class Forwarder {
 
   std::mutex spool_mu_;
   std::unique_ptr<Spool> spool_;  // guarded by spool_mu_ once the reader runs
+  SpoolBatch batch_;              // the batch being delivered (Loop's; reused)
 
   std::atomic<bool> input_stop_{false};
   std::atomic<bool> input_eof_{false};

@@ -118,8 +118,31 @@ absl::Status Spool::Append(std::span<const std::string_view> lines, std::string_
   return absl::OkStatus();
 }
 
-absl::StatusOr<SpoolBatch> Spool::Oldest(std::size_t max_records, std::size_t max_bytes) {
-  SpoolBatch batch;
+std::string_view SpoolBatch::line(std::size_t i) const {
+  const std::size_t begin = i == 0 ? 0 : ends_[i - 1];
+  return std::string_view(text_).substr(begin, ends_[i] - begin - 1);
+}
+
+std::string_view SpoolBatch::from(std::size_t i) const {
+  return std::string_view(text_).substr(i == 0 ? 0 : ends_[i - 1]);
+}
+
+void SpoolBatch::Clear() {
+  first_seq_ = last_seq_ = 0;
+  text_.clear();
+  ends_.clear();
+}
+
+void SpoolBatch::Add(std::int64_t seq, std::string_view line) {
+  if (ends_.empty()) first_seq_ = seq;
+  last_seq_ = seq;
+  text_.append(line);
+  text_.push_back('\n');
+  ends_.push_back(text_.size());
+}
+
+absl::Status Spool::Oldest(std::size_t max_records, std::size_t max_bytes, SpoolBatch& batch) {
+  batch.Clear();
   STACKBILL_ASSIGN_OR_RETURN(Statement select,
                              db_->Prepare("SELECT seq, line FROM records ORDER BY seq LIMIT ?"));
   select.BindInt(static_cast<std::int64_t>(max_records));
@@ -127,14 +150,11 @@ absl::StatusOr<SpoolBatch> Spool::Oldest(std::size_t max_records, std::size_t ma
     STACKBILL_ASSIGN_OR_RETURN(bool row, select.Step());
     if (!row) break;
     const std::int64_t seq = select.ReadInt();
-    std::string line = select.ReadBlob();
-    if (!batch.lines.empty() && batch.bytes + line.size() + 1 > max_bytes) break;
-    if (batch.lines.empty()) batch.first_seq = seq;
-    batch.last_seq = seq;
-    batch.bytes += line.size() + 1;
-    batch.lines.push_back(std::move(line));
+    const std::string_view line = select.ReadBlobView();
+    if (!batch.empty() && batch.text().size() + line.size() + 1 > max_bytes) break;
+    batch.Add(seq, line);
   }
-  return batch;
+  return absl::OkStatus();
 }
 
 absl::Status Spool::Remove(std::int64_t last_seq) {

@@ -31,11 +31,31 @@ namespace sqlite {
 class Connection;
 }  // namespace sqlite
 
-struct SpoolBatch {
-  std::int64_t first_seq = 0;
-  std::int64_t last_seq = 0;
-  std::vector<std::string> lines;  // without their '\n'
-  std::size_t bytes = 0;
+// The oldest spooled records, as the request body that carries them: one
+// buffer, reused from batch to batch (no allocation per record or per batch
+// once warm).
+class SpoolBatch {
+ public:
+  std::int64_t first_seq() const { return first_seq_; }
+  std::int64_t last_seq() const { return last_seq_; }
+  std::size_t size() const { return ends_.size(); }
+  bool empty() const { return ends_.empty(); }
+  // Every record, each ending in '\n'.
+  const std::string& text() const { return text_; }
+  // Record i without its '\n'.
+  std::string_view line(std::size_t i) const;
+  // Records i… as text.
+  std::string_view from(std::size_t i) const;
+
+  // Empties the batch, keeping its memory.
+  void Clear();
+  void Add(std::int64_t seq, std::string_view line);
+
+ private:
+  std::int64_t first_seq_ = 0;
+  std::int64_t last_seq_ = 0;
+  std::string text_;
+  std::vector<std::size_t> ends_;  // ends_[i]: one past record i's '\n'
 };
 
 class Spool {
@@ -53,9 +73,9 @@ class Spool {
   // Appends `lines` in one transaction, recording `source` (an inbox file's
   // identity; empty for stdin) with them.
   absl::Status Append(std::span<const std::string_view> lines, std::string_view source = "");
-  // The oldest records, at most `max_records` and about `max_bytes` (at
-  // least one record); empty when the spool is empty.
-  absl::StatusOr<SpoolBatch> Oldest(std::size_t max_records, std::size_t max_bytes);
+  // Replaces `batch` with the oldest records, at most `max_records` and about
+  // `max_bytes` (at least one record); empty when the spool is empty.
+  absl::Status Oldest(std::size_t max_records, std::size_t max_bytes, SpoolBatch& batch);
   // Removes every record up to and including `last_seq` (acknowledged).
   absl::Status Remove(std::int64_t last_seq);
   // Records waiting to be acknowledged.

@@ -48,6 +48,27 @@ struct HttpClient::Impl {
   httplib::Client client;
 };
 
+namespace {
+
+// Sends a POST, PUT or PATCH whose body is streamed from the caller's
+// buffer: a batch of usage is not copied into the request.
+httplib::Result SendBody(httplib::Client& client, const httplib::Request& request,
+                         std::string_view body, std::string_view content_type) {
+  auto provide = [body](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+    return sink.write(body.data() + offset, length);
+  };
+  const std::string type(content_type);
+  if (request.method == "PUT") {
+    return client.Put(request.path, request.headers, body.size(), provide, type);
+  }
+  if (request.method == "PATCH") {
+    return client.Patch(request.path, request.headers, body.size(), provide, type);
+  }
+  return client.Post(request.path, request.headers, body.size(), provide, type);
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<HttpClient>> HttpClient::Create(HttpClientOptions options) {
   const std::string& endpoint = options.endpoint;
   const bool https = endpoint.starts_with("https://");
@@ -99,7 +120,7 @@ HttpClient::~HttpClient() = default;
 
 absl::StatusOr<HttpClientResponse> HttpClient::Send(std::string_view method,
                                                     std::string_view target,
-                                                    const std::optional<std::string>& body,
+                                                    std::optional<std::string_view> body,
                                                     std::string_view content_type) {
   if (!target.starts_with('/')) {
     return InvalidArgumentError("InvalidTarget",
@@ -112,14 +133,16 @@ absl::StatusOr<HttpClientResponse> HttpClient::Send(std::string_view method,
   if (!options_.token.empty()) {
     request.headers.emplace("Authorization", "Bearer " + options_.token);
   }
-  if (body) {
-    request.headers.emplace("Content-Type", std::string(content_type));
-    request.body = *body;
-  } else if (method == "POST" || method == "PUT" || method == "PATCH") {
+  if (!body && (method == "POST" || method == "PUT" || method == "PATCH")) {
     request.headers.emplace("Content-Length", "0");
   }
+  if (body && method != "POST" && method != "PUT" && method != "PATCH") {
+    return InvalidArgumentError("InvalidMethod",
+                                fmt::format("a {} request carries no body", method));
+  }
   try {
-    auto result = impl_->client.send(request);
+    httplib::Result result =
+        body ? SendBody(impl_->client, request, *body, content_type) : impl_->client.send(request);
     if (!result) {
       std::string detail = httplib::to_string(result.error());
       if (result.error() == httplib::Error::SSLServerVerification) {

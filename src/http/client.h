@@ -60,7 +60,7 @@ class HttpClient {
   // answer the server gives, whatever its status; Unavailable only when no
   // answer came.
   absl::StatusOr<HttpClientResponse> Send(std::string_view method, std::string_view target,
-                                          const std::optional<std::string>& body,
+                                          std::optional<std::string_view> body,
                                           std::string_view content_type = "application/json");
 
   // Send() that turns a non-2xx answer into a status (see the file comment)

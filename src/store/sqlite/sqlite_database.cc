@@ -228,12 +228,14 @@ std::optional<std::string> Statement::ReadOptionalText() {
   return ReadText();
 }
 
-std::string Statement::ReadBlob() {
+std::string Statement::ReadBlob() { return std::string(ReadBlobView()); }
+
+std::string_view Statement::ReadBlobView() {
   const int column = next_column_++;
   const void* data = sqlite3_column_blob(stmt_, column);
   const int size = sqlite3_column_bytes(stmt_, column);
-  if (data == nullptr) return std::string();
-  return std::string(static_cast<const char*>(data), static_cast<std::size_t>(size));
+  if (data == nullptr) return {};
+  return {static_cast<const char*>(data), static_cast<std::size_t>(size)};
 }
 
 Guid Statement::ReadGuid() {

@@ -126,6 +126,9 @@ class Statement {
   std::string ReadText();
   std::optional<std::string> ReadOptionalText();
   std::string ReadBlob();
+  // The blob without a copy: valid until the next Step, Reset or read of
+  // this column.
+  std::string_view ReadBlobView();
   Guid ReadGuid();
   std::optional<Guid> ReadOptionalGuid();
   Timestamp ReadTime();
