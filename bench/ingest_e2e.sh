@@ -45,15 +45,16 @@ export STACKBILL_PROFILE="$dir/profile.json"
 unset STACKBILL_ENDPOINT STACKBILL_TOKEN STACKBILL_CA_FILE
 now() { date +%s.%N; }
 
-admin_token=$("$bin" init --db "$dir/s.db" | sed -n 's/^token: *//p')
-"$bin" dev-cert --out-dir "$dir/tls" >/dev/null 2>&1
+fail() { echo "bench: $*" >&2; exit 1; }
+source tests/lib.sh
+sb_init_store
 "$bin" serve --db "$dir/s.db" --port 0 --port-file "$dir/port" \
   --tls-cert "$dir/tls/cert.pem" --tls-key "$dir/tls/key.pem" \
   >"$dir/serve.log" 2>&1 &
 server_pid=$!
-until [ -s "$dir/port" ]; do sleep 0.05; done
+sb_wait_for_port "$dir/port" "$server_pid" 60 serve
 endpoint="https://127.0.0.1:$(cat "$dir/port")"
-"$bin" login --endpoint "$endpoint" --token "$admin_token" --ca-file "$dir/tls/cert.pem" >/dev/null
+sb_login "$endpoint"
 applied=$("$bin" world apply data/worlds/demo.json)
 
 echo "bench: simulating (VMs per local subscription: $vms)" >&2

@@ -404,21 +404,23 @@ run_sessions() {
 rate() { awk -v n="$records" -v s="$1" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }'; }
 stored_rows() { psql_ -A -t -c "SELECT count(*) FROM usage_records"; }
 
-log "run 1: $sessions session(s), $records records"
-run_sessions
+# timed_run N WHAT: one timed pass of every session; sets elapsed and checks
+# that the table holds each distinct record once.
+timed_run() {
+  log "run $1: $sessions session(s), $records records$2"
+  run_sessions
+  local rows
+  rows=$(stored_rows)
+  log "run $1: $elapsed s, $(rate "$elapsed") records/s, $rows rows stored"
+  ((rows == distinct)) || die "after run $1 usage_records holds $rows rows, the data has $distinct distinct records"
+  stored=$rows
+}
+
+timed_run 1 ""
 seconds=$elapsed
-stored=$(stored_rows)
-log "run 1: $seconds s, $(rate "$seconds") records/s, $stored rows stored"
-((stored == distinct)) || die "usage_records holds $stored rows, the data has $distinct distinct records"
-
 psql_ -c "VACUUM (ANALYZE) usage_records"
-
-log "run 2 (full resend, every row conflicts)"
-run_sessions
+timed_run 2 " (full resend, every row conflicts)"
 resend_seconds=$elapsed
-resend_stored=$(stored_rows)
-log "run 2: $resend_seconds s, $(rate "$resend_seconds") records/s, $resend_stored rows stored"
-((resend_stored == distinct)) || die "after the resend usage_records holds $resend_stored rows, not $distinct"
 
 printf '{"system":"postgresql-copy-on-conflict","schema":"%s","sessions":%d,"records":%d,"seconds":%s,"records_per_second":%s,"resend_seconds":%s,"resend_records_per_second":%s,"stored":%d}\n' \
   "$schema" "$sessions" "$records" "$seconds" "$(rate "$seconds")" "$resend_seconds" "$(rate "$resend_seconds")" "$stored"

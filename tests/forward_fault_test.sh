@@ -40,12 +40,11 @@ fail() {
   done
   exit 1
 }
+source "$(dirname "$0")/lib.sh"
 export STACKBILL_PROFILE="$dir/profile.json"
 unset STACKBILL_ENDPOINT STACKBILL_TOKEN STACKBILL_CA_FILE
 
-admin_token=$("$bin" init --db "$dir/s.db" | sed -n 's/^token: *//p')
-[ -n "$admin_token" ] || fail "init printed no token"
-"$bin" dev-cert --out-dir "$dir/tls" >/dev/null 2>&1 || fail "dev-cert failed"
+sb_init_store
 
 port=0
 start_serve() {
@@ -53,18 +52,12 @@ start_serve() {
   "$bin" serve --db "$dir/s.db" --port "$port" --port-file "$dir/port" \
     --tls-cert "$dir/tls/cert.pem" --tls-key "$dir/tls/key.pem" >>"$dir/serve.log" 2>&1 &
   server_pid=$!
-  local deadline=$((SECONDS + 60))
-  until [ -s "$dir/port" ]; do
-    kill -0 "$server_pid" 2>/dev/null || fail "serve exited early"
-    [ $SECONDS -lt $deadline ] || fail "serve wrote no port file in 60 s"
-    sleep 0.05
-  done
+  sb_wait_for_port "$dir/port" "$server_pid" 60 serve
   port=$(cat "$dir/port")
 }
 start_serve
 endpoint="https://127.0.0.1:$port"
-"$bin" login --endpoint "$endpoint" --token "$admin_token" --ca-file "$dir/tls/cert.pem" \
-  >/dev/null || fail "login failed"
+sb_login "$endpoint"
 applied=$("$bin" world apply "$world") || fail "world apply failed: $applied"
 
 # About 1,850 records per VM-month and 1,440 per storage account over the

@@ -29,32 +29,25 @@ fail() {
   done
   exit 1
 }
+source "$(dirname "$0")/lib.sh"
 export STACKBILL_PROFILE="$dir/profile.json"
 unset STACKBILL_ENDPOINT STACKBILL_TOKEN STACKBILL_CA_FILE
 
-admin_token=$("$bin" init --db "$dir/s.db" | sed -n 's/^token: *//p')
-[ -n "$admin_token" ] || fail "init printed no token"
-"$bin" dev-cert --out-dir "$dir/tls" >/dev/null 2>&1 || fail "dev-cert failed"
+sb_init_store
 
 start_serve() {  # name
   "$bin" serve --db "$dir/s.db" --port 0 --port-file "$dir/port-$1" \
     --tls-cert "$dir/tls/cert.pem" --tls-key "$dir/tls/key.pem" \
     --max-usage-records 1000 >"$dir/serve-$1.log" 2>&1 &
   pids+=($!)
-  local deadline=$((SECONDS + 30))
-  until [ -s "$dir/port-$1" ]; do
-    kill -0 "${pids[-1]}" 2>/dev/null || fail "serve $1 exited early"
-    [ $SECONDS -lt $deadline ] || fail "serve $1 wrote no port file in 30 s"
-    sleep 0.1
-  done
+  sb_wait_for_port "$dir/port-$1" "${pids[-1]}" 30 "serve $1"
 }
 start_serve a
 start_serve b
 url_a="https://127.0.0.1:$(cat "$dir/port-a")"
 url_b="https://127.0.0.1:$(cat "$dir/port-b")"
 
-"$bin" login --endpoint "$url_a" --token "$admin_token" --ca-file "$dir/tls/cert.pem" \
-  >/dev/null || fail "login failed"
+sb_login "$url_a"
 applied=$("$bin" world apply "$world") || fail "world apply failed: $applied"
 key_line() { grep "activation key for stack $1 " <<<"$applied" || fail "no key for $1"; }
 cloud1=$(key_line stack1 | sed -n 's/.*(cloud \([0-9a-f-]*\)).*/\1/p')

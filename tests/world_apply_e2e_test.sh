@@ -20,27 +20,19 @@ fail() {
   [ -f "$dir/serve.log" ] && tail -20 "$dir/serve.log"
   exit 1
 }
+source "$(dirname "$0")/lib.sh"
 export STACKBILL_PROFILE="$dir/profile.json"
 unset STACKBILL_ENDPOINT STACKBILL_TOKEN STACKBILL_CA_FILE
 
-admin_token=$("$bin" init --db "$dir/s.db" | sed -n 's/^token: *//p')
-[ -n "$admin_token" ] || fail "init printed no token"
-"$bin" dev-cert --out-dir "$dir/tls" >/dev/null 2>&1 || fail "dev-cert failed"
+sb_init_store
 
 "$bin" serve --db "$dir/s.db" --port 0 --port-file "$dir/port" \
   --tls-cert "$dir/tls/cert.pem" --tls-key "$dir/tls/key.pem" >"$dir/serve.log" 2>&1 &
 server_pid=$!
-# Wait for the port file with a deadline (no fixed sleeps).
-deadline=$((SECONDS + 30))
-until [ -s "$dir/port" ]; do
-  kill -0 "$server_pid" 2>/dev/null || fail "serve exited early"
-  [ $SECONDS -lt $deadline ] || fail "serve wrote no port file in 30 s"
-  sleep 0.1
-done
+sb_wait_for_port "$dir/port" "$server_pid" 30 serve
 endpoint="https://127.0.0.1:$(cat "$dir/port")"
 
-"$bin" login --endpoint "$endpoint" --token "$admin_token" --ca-file "$dir/tls/cert.pem" \
-  >/dev/null || fail "login failed"
+sb_login "$endpoint"
 [ "$(stat -c %a "$STACKBILL_PROFILE")" = 600 ] || fail "profile mode is not 600"
 
 first=$("$bin" world apply "$world") || fail "first world apply failed: $first"

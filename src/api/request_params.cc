@@ -18,6 +18,30 @@ absl::StatusOr<Guid> GuidParam(const RequestContext& context, std::string_view n
   return *id;
 }
 
+absl::StatusOr<std::optional<Guid>> GuidQuery(const RequestContext& context,
+                                              std::string_view name) {
+  std::optional<std::string_view> text = context.request.Query(name);
+  if (!text) return std::nullopt;
+  absl::StatusOr<Guid> id = Guid::Parse(*text);
+  if (!id.ok()) {
+    return InvalidArgumentError("InvalidGuid",
+                                fmt::format("'{}' is not a GUID: '{}'", name, *text));
+  }
+  return *id;
+}
+
+absl::StatusOr<std::optional<Timestamp>> TimeQuery(const RequestContext& context,
+                                                   std::string_view name) {
+  std::optional<std::string_view> text = context.request.Query(name);
+  if (!text) return std::nullopt;
+  absl::StatusOr<Timestamp> parsed = Timestamp::Parse(*text);
+  if (!parsed.ok()) {
+    return InvalidArgumentError("InvalidTime",
+                                fmt::format("'{}' must be an RFC 3339 time: '{}'", name, *text));
+  }
+  return *parsed;
+}
+
 absl::StatusOr<int> PageSize(const RequestContext& context, int default_size) {
   std::optional<std::string_view> top = context.request.Query("$top");
   if (!top) return default_size;

@@ -63,29 +63,12 @@ std::string Dump(const nlohmann::json& body) {
   return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-absl::StatusOr<std::optional<Timestamp>> TimeQuery(const RequestContext& context,
-                                                   std::string_view name) {
-  std::optional<std::string_view> text = context.request.Query(name);
-  if (!text) return std::nullopt;
-  absl::StatusOr<Timestamp> parsed = Timestamp::Parse(*text);
-  if (!parsed.ok()) {
-    return InvalidArgumentError("InvalidTime",
-                                fmt::format("'{}' must be an RFC 3339 time: '{}'", name, *text));
-  }
-  return *parsed;
-}
-
 // The quarantine filter of a GET's query or a replay's body fields.
 absl::StatusOr<QuarantineFilter> FilterFromQuery(const RequestContext& context) {
   QuarantineFilter filter;
-  if (std::optional<std::string_view> cloud = context.request.Query("cloudId")) {
-    absl::StatusOr<Guid> id = Guid::Parse(*cloud);
-    if (!id.ok()) {
-      return InvalidArgumentError("InvalidGuid",
-                                  fmt::format("'cloudId' is not a GUID: '{}'", *cloud));
-    }
-    filter.cloud_id = *id;
-  }
+  absl::StatusOr<std::optional<Guid>> cloud = GuidQuery(context, "cloudId");
+  if (!cloud.ok()) return cloud.status();
+  filter.cloud_id = *cloud;
   if (std::optional<std::string_view> code = context.request.Query("code")) {
     filter.code = std::string(*code);
   }
@@ -151,14 +134,9 @@ RouteHandler ListQuarantine(const Service& service, int page_size) {
 RouteHandler UsageTotals(const Service& service) {
   return [service](const RequestContext& context) -> absl::StatusOr<HttpResponse> {
     UsageFilter filter;
-    if (std::optional<std::string_view> cloud = context.request.Query("cloudId")) {
-      absl::StatusOr<Guid> id = Guid::Parse(*cloud);
-      if (!id.ok()) {
-        return InvalidArgumentError("InvalidGuid",
-                                    fmt::format("'cloudId' is not a GUID: '{}'", *cloud));
-      }
-      filter.cloud_id = *id;
-    }
+    absl::StatusOr<std::optional<Guid>> cloud = GuidQuery(context, "cloudId");
+    if (!cloud.ok()) return cloud.status();
+    filter.cloud_id = *cloud;
     absl::StatusOr<std::optional<Timestamp>> from = TimeQuery(context, "from");
     if (!from.ok()) return from.status();
     absl::StatusOr<std::optional<Timestamp>> to = TimeQuery(context, "to");

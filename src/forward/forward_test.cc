@@ -24,6 +24,7 @@
 #include "http/router.h"
 #include "http/server.h"
 #include "services/authenticator.h"
+#include "services/testing/refusing_authenticator.h"
 
 namespace stackbill {
 namespace {
@@ -156,16 +157,6 @@ TEST(Backoff, GrowsExponentiallyWithJitterUpToTheCapAndHonoursRetryAfter) {
 
 // --- The forwarder against a scripted server ----------------------------------
 
-class NoAuthenticator : public Authenticator {
- public:
-  absl::StatusOr<Caller> AuthenticatePrincipal(std::string_view, Timestamp) override {
-    return MakeError(absl::StatusCode::kUnauthenticated, "InvalidAuthenticationToken", "no");
-  }
-  absl::StatusOr<Caller> AuthenticateStack(std::string_view, Timestamp) override {
-    return MakeError(absl::StatusCode::kUnauthenticated, "InvalidActivationKey", "no");
-  }
-};
-
 // A usage route that counts each record id once and answers as stackbill
 // does; `script` may answer first (a failure) for the n-th request.
 class ScriptedServer {
@@ -249,7 +240,7 @@ class ScriptedServer {
   }
 
   Script script_;
-  NoAuthenticator authenticator_;
+  RefusingAuthenticator authenticator_;
   Router router_{authenticator_, ""};
   RequestMetrics metrics_;
   std::unique_ptr<HttpServer> server_;

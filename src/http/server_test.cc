@@ -13,19 +13,10 @@
 #include "http/dev_cert.h"
 #include "http/ops_routes.h"
 #include "http/testing/test_client.h"
+#include "services/testing/refusing_authenticator.h"
 
 namespace stackbill {
 namespace {
-
-class RefusingAuthenticator : public Authenticator {
- public:
-  absl::StatusOr<Caller> AuthenticatePrincipal(std::string_view, Timestamp) override {
-    return MakeError(absl::StatusCode::kUnauthenticated, "InvalidAuthenticationToken", "no");
-  }
-  absl::StatusOr<Caller> AuthenticateStack(std::string_view, Timestamp) override {
-    return MakeError(absl::StatusCode::kUnauthenticated, "InvalidActivationKey", "no");
-  }
-};
 
 // A gate a handler waits at until the test opens it.
 class Gate {
