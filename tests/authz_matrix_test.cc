@@ -379,6 +379,10 @@ struct Case {
 
 using Query = std::vector<std::pair<std::string, std::string>>;
 const Query kArm = {{"api-version", std::string(kApiVersion)}};
+// Two weeks of Daily usage before kNow (2027-01-15T08:00Z).
+const Query kCommerceWindow = {{"api-version", "2015-06-01-preview"},
+                               {"reportedStartTime", "2027-01-01T00:00:00Z"},
+                               {"reportedEndTime", "2027-01-15T00:00:00Z"}};
 
 // Common rows. "P" columns: PlatformAdmin, owner's PA, parent's PA, other's PA,
 // Owner, Reader, customer Owner.
@@ -621,6 +625,34 @@ std::map<std::string, std::vector<Case>> Matrix() {
       {"usage.totals",
        {{"all", "/v1/usage/totals", {}, "", Row("200 403 403 403 403 403 403")},
         {"stack A", "/v1/usage/totals", {{"cloudId", a}}, "", Row("200 403 403 403 403 403 403")}}},
+      // SPEC §7 usage queries (R8): Commerce usage of a partner's subscription
+      // is the bill-to chain's — the customer's directory gets 403
+      // BillingDataNotVisible even as Owner; the provider API is the stack
+      // operator's; /v1/usage is for partners and PlatformAdmins.
+      {"commerce.usageAggregates",
+       {{"customer CSP",
+         "/subscriptions/" + kCustomerCsp.ToString() +
+             "/providers/Microsoft.Commerce/UsageAggregates",
+         kCommerceWindow, "", Row("200 200 404 404 404 404 403")},
+        {"owner's APSS",
+         "/subscriptions/" + kApss.ToString() + "/providers/Microsoft.Commerce/UsageAggregates",
+         kCommerceWindow, "", Row("200 200 404 404 403 403 404")}}},
+      {"commerce.subscriberUsageAggregates",
+       {{"stack A's default subscription",
+         "/subscriptions/" + kApss.ToString() +
+             "/providers/Microsoft.Commerce.Admin/subscriberUsageAggregates",
+         kCommerceWindow, "", Row(a_readers)},
+        {"stack B's default subscription",
+         "/subscriptions/" + kResellerCsp.ToString() +
+             "/providers/Microsoft.Commerce.Admin/subscriberUsageAggregates",
+         kCommerceWindow, "", Row(b_readers)}}},
+      {"usage.query",
+       {{"all visible", "/v1/usage", {}, "", Row("200 200 200 200 403 403 403")},
+        {"customer CSP",
+         "/v1/usage",
+         {{"subscriptionId", kCustomerCsp.ToString()}},
+         "",
+         Row("200 200 404 404 403 403 403")}}},
       {"meters.list", {{"all", "/v1/meters", {}, "", Row(everyone)}}},
       {"meters.post",
        {{"custom meter",
@@ -740,10 +772,14 @@ TEST(AuthzMatrixTest, EveryRouteAnswersEveryIdentityAsSpecified) {
           disagreements.push_back(fmt::format("{}: SPEC {}, server {} {}", where, expect[i],
                                               response.status, ErrorCodeOf(response)));
         }
-        // SPEC §6: a refusal for lack of role is 403 AuthorizationFailed; every
-        // refusal carries the ARM error envelope.
+        // SPEC §6: a refusal for lack of role is 403 AuthorizationFailed —
+        // except R8's refusal of Commerce usage to the customer's side,
+        // BillingDataNotVisible; every refusal carries the ARM error envelope.
         if (response.status == 403) {
-          EXPECT_EQ(ErrorCodeOf(response), "AuthorizationFailed") << where;
+          EXPECT_EQ(ErrorCodeOf(response), name == "commerce.usageAggregates"
+                                               ? "BillingDataNotVisible"
+                                               : "AuthorizationFailed")
+              << where;
         }
         if (response.status >= 400) {
           EXPECT_NE(ErrorCodeOf(response), "") << where;

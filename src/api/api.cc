@@ -16,7 +16,8 @@ absl::Status AddApiRoutes(Router& router, Store& store, const ApiOptions& option
     return status;
   }
   if (auto status = AddStackRoutes(router, registrations, options); !status.ok()) return status;
-  return AddUsageRoutes(router, store, ingest, options);
+  if (auto status = AddUsageRoutes(router, store, ingest, options); !status.ok()) return status;
+  return AddUsageQueryRoutes(router, store);
 }
 
 }  // namespace stackbill

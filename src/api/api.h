@@ -52,6 +52,11 @@ absl::Status AddUsageRoutes(Router& router, Store& store,
                             const std::shared_ptr<IngestService>& service,
                             const ApiOptions& options);
 
+// SPEC §7 usage queries: Microsoft.Commerce UsageAggregates
+// (2015-06-01-preview) and GET /v1/usage, over the store's rollups. Reads (or
+// sets, the first time) the store's continuation-token key.
+absl::Status AddUsageQueryRoutes(Router& router, Store& store);
+
 // All of the above. The registration and stack routes share one
 // RegistrationService, so one process serialises their check-then-write
 // mutations with one mutex.

@@ -97,6 +97,7 @@ struct Reply {
   int status = 0;
   nlohmann::json body;
   std::string code;  // the ARM error code, when there is one
+  std::string text;  // the body as sent
 };
 
 class RegistrationWorld : public ::testing::Test {
@@ -157,6 +158,7 @@ class RegistrationWorld : public ::testing::Test {
     const HttpResponse response = router_->Dispatch(request, now);
     Reply reply;
     reply.status = response.status;
+    reply.text = response.body;
     if (!response.body.empty()) {
       reply.body = nlohmann::json::parse(response.body, nullptr, false);
       if (reply.body.is_object() && reply.body.contains("error")) {

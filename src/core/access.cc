@@ -198,6 +198,28 @@ absl::Status CheckInvoiceAccess(const Caller& caller, const HistoryView& view,
                        absl::StrCat("no invoice billed to ", bill_to.ToString(), " found"));
 }
 
+absl::Status CheckBillingDataAccess(const Caller& caller, const HistoryView& view,
+                                    Guid subscription_id, Timestamp now) {
+  if (IsPlatformAdmin(caller)) return absl::OkStatus();
+  const Subscription* subscription = view.FindSubscription(subscription_id);
+  if (subscription != nullptr) {
+    if (IsPartnerAdminOverSubscription(caller, view, subscription_id, now)) {
+      return absl::OkStatus();
+    }
+    const bool partner_owned = view.OwnerPartnerAt(subscription_id, now).has_value();
+    const bool customer_side =
+        IsReaderOf(caller, subscription_id) || caller.directory_id == subscription->directory_id;
+    if (!partner_owned && IsReaderOf(caller, subscription_id)) return absl::OkStatus();
+    if (partner_owned && customer_side) {
+      return PermissionDeniedError(
+          "BillingDataNotVisible",
+          absl::StrCat("usage of subscription ", subscription_id.ToString(),
+                       " is billed through its partner and is not visible to its directory"));
+    }
+  }
+  return SubscriptionNotFound(subscription_id);
+}
+
 absl::Status CheckCanGrant(const Caller& caller, const HistoryView& view,
                            const RoleAssignment& assignment, Timestamp now) {
   absl::StatusOr<Scope> scope = ParseScope(assignment.scope);

@@ -131,6 +131,16 @@ absl::Status CheckQuarantineAccess(const Caller& caller, const HistoryView& view
 absl::Status CheckInvoiceAccess(const Caller& caller, const HistoryView& view,
                                 const BillTo& bill_to, Timestamp now);
 
+// Commerce usage of one subscription (SPEC §6 read access, R8): the bill-to
+// chain — PartnerAdmins over the subscription — and PlatformAdmins; for a
+// direct-billed subscription (no partner owns it) also its Owners and
+// Readers. A principal of the customer's side — an Owner or Reader of a
+// partner-owned subscription, or any principal of its directory — gets
+// PermissionDenied / "BillingDataNotVisible": that usage is billed through
+// the partner. NotFound / "SubscriptionNotFound" for everyone else.
+absl::Status CheckBillingDataAccess(const Caller& caller, const HistoryView& view,
+                                    Guid subscription_id, Timestamp now);
+
 // No escalation (SPEC §6): may the caller grant `assignment`?
 //  - the role must fit the scope: PlatformAdmin on "/", PartnerAdmin on
 //    "/partners/{id}", Owner/Reader on "/subscriptions/{id}" (else

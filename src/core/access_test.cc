@@ -272,5 +272,27 @@ TEST_F(AccessTest, R8_InvoicesAreReadByTheBillToPartnerNotByResellersOrCustomers
               "InvoiceNotFound");
 }
 
+TEST_F(AccessTest, R8_CommerceUsageOfACspSubscriptionIsNotVisibleToTheCustomerDirectory) {
+  EXPECT_TRUE(CheckBillingDataAccess(PlatformAdmin(), view_, kCspA, kNow).ok());
+  EXPECT_TRUE(CheckBillingDataAccess(provider_admin_, view_, kCspA, kNow).ok());
+  EXPECT_TRUE(CheckBillingDataAccess(reseller_admin_, view_, kCspA, kNow).ok());
+  // The customer, even as Owner, or anyone of its directory: 403.
+  ExpectError(CheckBillingDataAccess(OwnerOf(kCspA, kTenantA), view_, kCspA, kNow),
+              absl::StatusCode::kPermissionDenied, "BillingDataNotVisible");
+  Caller customer_user;
+  customer_user.directory_id = kTenantA;
+  ExpectError(CheckBillingDataAccess(customer_user, view_, kCspA, kNow),
+              absl::StatusCode::kPermissionDenied, "BillingDataNotVisible");
+  // Another partner: 404, as for a subscription that does not exist.
+  ExpectError(CheckBillingDataAccess(stranger_admin_, view_, kCspA, kNow),
+              absl::StatusCode::kNotFound, "SubscriptionNotFound");
+  ExpectError(CheckBillingDataAccess(provider_admin_, view_, TestGuid(0x50, 99), kNow),
+              absl::StatusCode::kNotFound, "SubscriptionNotFound");
+  // A direct-billed subscription's usage is its own.
+  EXPECT_TRUE(CheckBillingDataAccess(ReaderOf(kPayg, kPaygDir), view_, kPayg, kNow).ok());
+  ExpectError(CheckBillingDataAccess(provider_admin_, view_, kPayg, kNow),
+              absl::StatusCode::kNotFound, "SubscriptionNotFound");
+}
+
 }  // namespace
 }  // namespace stackbill

@@ -151,4 +151,29 @@ absl::StatusOr<CsvTable> ParseCsvTable(std::string_view text, std::string_view s
   return table;
 }
 
+std::string CsvText(std::string_view text) {
+  std::string cell;
+  if (!text.empty() && (text[0] == '=' || text[0] == '+' || text[0] == '-' || text[0] == '@' ||
+                        text[0] == '\t' || text[0] == '\r')) {
+    cell.push_back('\'');
+  }
+  cell.append(text);
+  if (cell.find_first_of(",\"\r\n") == std::string::npos) return cell;
+  std::string quoted = "\"";
+  for (char c : cell) {
+    if (c == '"') quoted.push_back('"');
+    quoted.push_back(c);
+  }
+  quoted.push_back('"');
+  return quoted;
+}
+
+void AppendCsvLine(std::string& out, const std::vector<std::string>& cells) {
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    out.append(cells[i]);
+  }
+  out.append("\r\n");
+}
+
 }  // namespace stackbill

@@ -58,5 +58,24 @@ TEST(CsvTest, TableFindsColumnsAndRowLines) {
   EXPECT_EQ(table->row_lines, (std::vector<int>{2, 4}));
 }
 
+TEST(CsvWriterTest, QuotesWhatNeedsItAndNeutralisesFormulas) {
+  EXPECT_EQ(CsvText("plain"), "plain");
+  EXPECT_EQ(CsvText("a,b"), "\"a,b\"");
+  EXPECT_EQ(CsvText("say \"hi\""), "\"say \"\"hi\"\"\"");
+  EXPECT_EQ(CsvText("two\nlines"), "\"two\nlines\"");
+  EXPECT_EQ(CsvText("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+  EXPECT_EQ(CsvText("+1"), "'+1");
+  EXPECT_EQ(CsvText("-2"), "'-2");
+  EXPECT_EQ(CsvText("@SUM(A1)"), "'@SUM(A1)");
+  EXPECT_EQ(CsvText(""), "");
+  std::string out;
+  AppendCsvLine(out, {"a", "1.5", CsvText("x,y")});
+  EXPECT_EQ(out, "a,1.5,\"x,y\"\r\n");
+  // What it writes reads back as the text (after the neutralising quote).
+  auto rows = ParseCsv(out, "test");
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ((*rows)[0], (CsvRow{"a", "1.5", "x,y"}));
+}
+
 }  // namespace
 }  // namespace stackbill

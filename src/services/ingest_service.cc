@@ -64,12 +64,6 @@ const Registration* LatestRegistration(const HistoryView& view, const Guid& clou
 
 // ---------------------------------------------------------------------------
 
-struct IngestService::Snapshot {
-  explicit Snapshot(History h) : history(std::move(h)), view(history) {}
-  History history;
-  HistoryView view;  // borrows `history`; neither moves again
-};
-
 // One request's records on their way to the store.
 struct IngestService::Prepared {
   std::vector<ParsedUsageRecord> parsed;
@@ -214,29 +208,18 @@ class IngestService::GroupCommitter {
 IngestService::IngestService(Store& store, IngestOptions options)
     : store_(store),
       options_(options),
-      committer_(std::make_unique<GroupCommitter>(store.usage(), options_.max_group_records)) {}
+      committer_(std::make_unique<GroupCommitter>(store.usage(), options_.max_group_records)),
+      history_(store, std::chrono::milliseconds(options_.history_check_interval_ms)) {}
 
 IngestService::~IngestService() = default;
 
-absl::StatusOr<std::shared_ptr<const IngestService::Snapshot>> IngestService::CurrentSnapshot(
-    bool force) {
-  std::lock_guard lock(snapshot_mu_);
-  const Clock::time_point now = Clock::now();
-  if (snapshot_ && !force &&
-      now - snapshot_checked_at_ < std::chrono::milliseconds(options_.history_check_interval_ms)) {
-    return snapshot_;
-  }
-  STACKBILL_ASSIGN_OR_RETURN(const std::int64_t version, store_.registrations().HistoryVersion());
-  if (!snapshot_ || snapshot_->history.version != version) {
-    STACKBILL_ASSIGN_OR_RETURN(History history, store_.registrations().LoadHistory());
-    snapshot_ = std::make_shared<const Snapshot>(std::move(history));
-  }
-  snapshot_checked_at_ = now;
-  return snapshot_;
+absl::StatusOr<std::shared_ptr<const HistorySnapshot>> IngestService::CurrentSnapshot(bool force) {
+  return history_.Current(force);
 }
 
 absl::StatusOr<std::int64_t> IngestService::HistoryVersionForTest() {
-  STACKBILL_ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> snapshot, CurrentSnapshot(false));
+  STACKBILL_ASSIGN_OR_RETURN(std::shared_ptr<const HistorySnapshot> snapshot,
+                             CurrentSnapshot(false));
   return snapshot->history.version;
 }
 
@@ -268,7 +251,7 @@ bool IngestService::MeterKnown(const Guid& meter_id) {
   return false;
 }
 
-void IngestService::Prepare(const Guid& cloud_id, const Snapshot& snapshot, Timestamp now,
+void IngestService::Prepare(const Guid& cloud_id, const HistorySnapshot& snapshot, Timestamp now,
                             Prepared& prepared) {
   prepared.Clear();
   prepared.history_version = snapshot.history.version;
@@ -370,7 +353,8 @@ absl::StatusOr<IngestWriteResult> IngestService::PrepareAndCommit(
   bool force = false;
   std::vector<std::int64_t> record_replay_of;
   for (int attempt = 0;; ++attempt) {
-    STACKBILL_ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> snapshot, CurrentSnapshot(force));
+    STACKBILL_ASSIGN_OR_RETURN(std::shared_ptr<const HistorySnapshot> snapshot,
+                               CurrentSnapshot(force));
     Prepare(cloud_id, *snapshot, now, prepared);
     if (quarantine_failures) {
       STACKBILL_RETURN_IF_ERROR(CheckQuarantineQuota(cloud_id, prepared.quarantine.size()));
@@ -412,7 +396,8 @@ absl::StatusOr<IngestSummary> IngestService::Ingest(const Caller& caller, const 
   {
     // R9: a stack whose live registration has usage reporting off may not
     // forward usage. The snapshot is at most history_check_interval_ms old.
-    STACKBILL_ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> snapshot, CurrentSnapshot(false));
+    STACKBILL_ASSIGN_OR_RETURN(std::shared_ptr<const HistorySnapshot> snapshot,
+                               CurrentSnapshot(false));
     const Registration* live = snapshot->view.RegistrationAt(cloud_id, now);
     if (live != nullptr && !live->usage_reporting_enabled) {
       return PermissionDeniedError(
@@ -500,7 +485,8 @@ absl::StatusOr<Page<QuarantineEntry>> IngestService::ListQuarantine(const Caller
                                                                     const PageRequest& page,
                                                                     Timestamp now) {
   if (!IsPlatformAdmin(caller)) {
-    STACKBILL_ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> snapshot, CurrentSnapshot(false));
+    STACKBILL_ASSIGN_OR_RETURN(std::shared_ptr<const HistorySnapshot> snapshot,
+                               CurrentSnapshot(false));
     STACKBILL_ASSIGN_OR_RETURN(std::vector<Guid> visible,
                                VisibleStacks(caller, snapshot->view, now, AccessKind::kRead));
     if (filter.cloud_id &&
@@ -524,7 +510,8 @@ absl::StatusOr<std::vector<UsageTotal>> IngestService::UsageTotals(const Caller&
 
 absl::StatusOr<ReplayResult> IngestService::Replay(const Caller& caller,
                                                    const ReplayRequest& request, Timestamp now) {
-  STACKBILL_ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> snapshot, CurrentSnapshot(true));
+  STACKBILL_ASSIGN_OR_RETURN(std::shared_ptr<const HistorySnapshot> snapshot,
+                             CurrentSnapshot(true));
   std::optional<std::vector<Guid>> visible;
   if (!IsPlatformAdmin(caller)) {
     STACKBILL_ASSIGN_OR_RETURN(visible,
@@ -712,7 +699,8 @@ absl::StatusOr<SupersedeResult> IngestService::Supersede(const Caller& caller,
   if (prepared.parsed.size() != 1) {
     return InvalidArgumentError("MalformedRecord", "the replacement must be exactly one record");
   }
-  STACKBILL_ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> snapshot, CurrentSnapshot(true));
+  STACKBILL_ASSIGN_OR_RETURN(std::shared_ptr<const HistorySnapshot> snapshot,
+                             CurrentSnapshot(true));
   Prepare(request.cloud_id, *snapshot, now, prepared);
   if (!prepared.quarantine.empty()) {
     const QuarantineEntry& failure = prepared.quarantine.front();
@@ -759,7 +747,8 @@ absl::StatusOr<RerouteResult> IngestService::ProcessReroutes(Timestamp now) {
                              store_.usage().ListRerouteMarkers());
   if (markers.empty()) return result;
   // The history as of now: at least as new as every marker just read.
-  STACKBILL_ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> snapshot, CurrentSnapshot(true));
+  STACKBILL_ASSIGN_OR_RETURN(std::shared_ptr<const HistorySnapshot> snapshot,
+                             CurrentSnapshot(true));
   // Only open periods are re-routed: a closed one is immutable (R12).
   STACKBILL_ASSIGN_OR_RETURN(std::vector<BillingPeriodRecord> closed,
                              store_.billing().ListClosedBillingPeriods());

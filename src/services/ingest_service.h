@@ -37,6 +37,7 @@
 #include "core/entities.h"
 #include "core/history.h"
 #include "core/usage_validation.h"
+#include "services/history_cache.h"
 #include "store/store.h"
 
 namespace stackbill {
@@ -175,15 +176,15 @@ class IngestService {
   absl::StatusOr<std::int64_t> HistoryVersionForTest();
 
  private:
-  struct Snapshot;
   struct Prepared;
   class GroupCommitter;
 
-  absl::StatusOr<std::shared_ptr<const Snapshot>> CurrentSnapshot(bool force);
+  absl::StatusOr<std::shared_ptr<const HistorySnapshot>> CurrentSnapshot(bool force);
   bool MeterKnown(const Guid& meter_id);
   // Validates and routes `prepared.parsed` against `snapshot` (SPEC §4's
   // order) into records to write and quarantine entries.
-  void Prepare(const Guid& cloud_id, const Snapshot& snapshot, Timestamp now, Prepared& prepared);
+  void Prepare(const Guid& cloud_id, const HistorySnapshot& snapshot, Timestamp now,
+               Prepared& prepared);
   // Prepares and writes, routing again with a fresh snapshot when the history
   // changed under the write (R13). `replay_of`: see IngestWrite.
   absl::StatusOr<IngestWriteResult> PrepareAndCommit(const Guid& cloud_id, Timestamp now,
@@ -198,11 +199,7 @@ class IngestService {
   IngestOptions options_;
   std::unique_ptr<GroupCommitter> committer_;
 
-  std::mutex snapshot_mu_;
-  // shared_ptr: requests on several threads keep the snapshot they routed
-  // with alive while a newer one replaces it.
-  std::shared_ptr<const Snapshot> snapshot_;                   // guarded by snapshot_mu_
-  std::chrono::steady_clock::time_point snapshot_checked_at_;  // guarded by snapshot_mu_
+  HistoryCache history_;
 
   std::mutex meters_mu_;
   absl::flat_hash_set<Guid> meters_;  // guarded by meters_mu_

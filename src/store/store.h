@@ -168,6 +168,13 @@ class IdentityStore {
       const std::optional<Guid>& principal_id) = 0;
   // NotFound for an unknown id.
   virtual absl::Status DeleteRoleAssignment(std::string_view id) = 0;
+
+  // The server secret `name` shared by every node on this store (e.g. the
+  // key that signs continuation tokens): `candidate` becomes it when none is
+  // stored yet, atomically; the stored one is returned either way.
+  // REQUIRES: candidate not empty (InvalidArgument).
+  virtual absl::StatusOr<std::string> ServerSecret(std::string_view name,
+                                                   std::string_view candidate) = 0;
 };
 
 // ---------------------------------------------------------------------------
@@ -445,6 +452,57 @@ struct UsageTotal {
   friend bool operator==(const UsageTotal&, const UsageTotal&) = default;
 };
 
+// Aggregates of stored usage (SPEC §7), answered from rollups that the store
+// keeps in the same transaction as every write of usage — ingest, re-route,
+// supersede — so a query never scans raw records and is exact under all of
+// them. Quantities are summed in C++ decimals, never in SQL (R14).
+enum class UsageTimeBasis {
+  kReported,  // the window selects by reported time (SPEC §4; Azure's UsageAggregates)
+  kUsage,     // by usage start time
+};
+enum class UsageGranularity { kHour, kDay, kMonth };
+
+struct UsageAggregateFilter {
+  UsageTimeBasis basis = UsageTimeBasis::kReported;
+  // The window, [from, to), on `basis`: whole UTC hours (InvalidArgument /
+  // "InvalidTimeWindow" otherwise). A window of whole days at a day or month
+  // granularity reads the daily rollups, any other the hourly ones.
+  Timestamp from;
+  Timestamp to;
+  UsageGranularity granularity = UsageGranularity::kDay;
+  // Only usage billed to these subscriptions (the caller's visible ones; an
+  // empty list: none), of these stacks.
+  std::optional<std::vector<Guid>> billed_subscription_ids{};
+  std::optional<std::vector<Guid>> cloud_ids{};
+  // … reported under these stack-local subscriptions (the provider API's
+  // subscriberId).
+  std::optional<std::vector<Guid>> local_subscription_ids{};
+  // The dimensions the result is per, besides the usage-time bucket.
+  bool by_subscription = false;
+  bool by_tenant = false;
+  bool by_meter = false;
+  bool by_stack = false;
+  bool by_local_subscription = false;
+  bool by_resource = false;
+};
+
+// One aggregate: the usage in one usage-time bucket [start, end) of one
+// combination of the requested dimensions (the others are unset).
+struct UsageAggregate {
+  Timestamp start;
+  Timestamp end;
+  std::optional<Guid> billed_subscription_id{};
+  std::optional<Guid> tenant_id{};
+  std::optional<Guid> meter_id{};
+  std::optional<Guid> cloud_id{};
+  std::optional<Guid> local_subscription_id{};
+  std::optional<std::string> resource_uri{};
+  std::string instance_data{};  // per resource: the latest record's canonical instanceData
+  std::int64_t records = 0;
+  Quantity quantity{};
+  friend bool operator==(const UsageAggregate&, const UsageAggregate&) = default;
+};
+
 // A re-route (R13): a stored record's new routing and reported time.
 struct RoutingUpdate {
   Guid cloud_id;
@@ -564,6 +622,11 @@ class UsageStore {
   // Applies every update or none. NotFound (and nothing changes) when one
   // names an unknown (cloudId, identity).
   virtual absl::Status UpdateRouting(std::span<const RoutingUpdate> updates) = 0;
+  // The usage matching `filter`, summed exactly per bucket and requested
+  // dimensions, ordered by (start, subscription, tenant, meter, stack,
+  // stack-local subscription, resource). OutOfRange when a sum exceeds a quantity's bound.
+  virtual absl::StatusOr<std::vector<UsageAggregate>> AggregateUsage(
+      const UsageAggregateFilter& filter) = 0;
 
   // The ingest path (SPEC §4): in ONE transaction, writes the records with
   // WriteUsage's contract, quarantines conflicting duplicates and the

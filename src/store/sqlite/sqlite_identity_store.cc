@@ -52,6 +52,25 @@ class SqliteIdentityStore final : public IdentityStore {
  public:
   explicit SqliteIdentityStore(Database& database) : db_(database) {}
 
+  absl::StatusOr<std::string> ServerSecret(std::string_view name,
+                                           std::string_view candidate) override {
+    if (candidate.empty()) return absl::InvalidArgumentError("a server secret cannot be empty");
+    std::string secret;
+    STACKBILL_RETURN_IF_ERROR(db_.Write([&](Connection& c) -> absl::Status {
+      STACKBILL_RETURN_IF_ERROR(
+          c.Run("INSERT INTO server_secrets (name, secret) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                {TextValue(name), BlobValue(candidate)}));
+      STACKBILL_ASSIGN_OR_RETURN(Statement get,
+                                 c.Prepare("SELECT secret FROM server_secrets WHERE name = ?"));
+      get.BindText(name);
+      STACKBILL_ASSIGN_OR_RETURN(bool row, get.Step());
+      if (!row) return absl::InternalError("server secret neither stored nor found");
+      secret = get.ReadBlob();
+      return absl::OkStatus();
+    }));
+    return secret;
+  }
+
   absl::Status CreateDirectory(const Directory& directory) override {
     STACKBILL_RETURN_IF_ERROR(CheckDomains(directory));
     return db_.Write([&](Connection& c) -> absl::Status {

@@ -552,8 +552,91 @@ UPDATE usage_records SET identity = stackbill_stamp_usage_hour(identity, usage_s
  WHERE record_id = '';
 )sql";
 
-constexpr std::array<std::string_view, 5> kMigrations = {kVersion1, kVersion2, kVersion3, kVersion4,
-                                                         kVersion5};
+constexpr std::string_view kVersion6 = R"sql(
+-- Usage rollups (SPEC §7; store/sqlite/sqlite_usage_rollups.h): usage_records
+-- summed per billed subscription, reported and usage bucket (hours since the
+-- epoch in the *_hours tables, days in the *_days tables), meter, stack,
+-- tenant and stack-local subscription, and per resource by day. Per resource
+-- by the hour the hourly records are their own rollup, read through
+-- usage_by_billed_subscription (usage time) and usage_by_billed_reported
+-- (reported time), which replaces usage_by_reported: every index of
+-- usage_records costs each ingested record. Written in the transaction that writes the records
+-- (ingest, re-route, supersede); quantity is canonical decimal text, summed
+-- in C++ (R14). A database that held usage before is built from
+-- usage_records once, when it is next opened (usage_rollup_state.built = 0).
+CREATE TABLE usage_rollup_hours (
+  billed_subscription_id BLOB NOT NULL,
+  reported_bucket        INTEGER NOT NULL,
+  usage_bucket           INTEGER NOT NULL,
+  meter_id               BLOB NOT NULL,
+  cloud_id               BLOB NOT NULL,
+  tenant_id              BLOB NOT NULL,
+  local_subscription_id  BLOB NOT NULL,
+  quantity               TEXT NOT NULL,
+  records                INTEGER NOT NULL,
+  PRIMARY KEY (billed_subscription_id, reported_bucket, usage_bucket, meter_id, cloud_id,
+               tenant_id, local_subscription_id)
+) WITHOUT ROWID;
+CREATE INDEX usage_rollup_hours_by_usage
+  ON usage_rollup_hours (billed_subscription_id, usage_bucket);
+CREATE INDEX usage_rollup_hours_by_reported_time ON usage_rollup_hours (reported_bucket);
+CREATE INDEX usage_rollup_hours_by_usage_time ON usage_rollup_hours (usage_bucket);
+
+CREATE TABLE usage_rollup_days (
+  billed_subscription_id BLOB NOT NULL,
+  reported_bucket        INTEGER NOT NULL,
+  usage_bucket           INTEGER NOT NULL,
+  meter_id               BLOB NOT NULL,
+  cloud_id               BLOB NOT NULL,
+  tenant_id              BLOB NOT NULL,
+  local_subscription_id  BLOB NOT NULL,
+  quantity               TEXT NOT NULL,
+  records                INTEGER NOT NULL,
+  PRIMARY KEY (billed_subscription_id, reported_bucket, usage_bucket, meter_id, cloud_id,
+               tenant_id, local_subscription_id)
+) WITHOUT ROWID;
+CREATE INDEX usage_rollup_days_by_usage ON usage_rollup_days (billed_subscription_id, usage_bucket);
+CREATE INDEX usage_rollup_days_by_reported_time ON usage_rollup_days (reported_bucket);
+CREATE INDEX usage_rollup_days_by_usage_time ON usage_rollup_days (usage_bucket);
+
+CREATE TABLE usage_rollup_resource_days (
+  billed_subscription_id BLOB NOT NULL,
+  reported_bucket        INTEGER NOT NULL,
+  usage_bucket           INTEGER NOT NULL,
+  meter_id               BLOB NOT NULL,
+  resource_uri           TEXT NOT NULL,
+  cloud_id               BLOB NOT NULL,
+  tenant_id              BLOB NOT NULL,
+  local_subscription_id  BLOB NOT NULL,
+  quantity               TEXT NOT NULL,
+  records                INTEGER NOT NULL,
+  instance_data          TEXT NOT NULL,
+  PRIMARY KEY (billed_subscription_id, reported_bucket, usage_bucket, meter_id, resource_uri,
+               cloud_id, tenant_id, local_subscription_id)
+) WITHOUT ROWID;
+CREATE INDEX usage_rollup_resource_days_by_usage
+  ON usage_rollup_resource_days (billed_subscription_id, usage_bucket);
+
+DROP INDEX usage_by_reported;
+CREATE INDEX usage_by_billed_reported
+  ON usage_records (billed_subscription_id, reported_s, reported_ns);
+
+CREATE TABLE usage_rollup_state (
+  id    INTEGER PRIMARY KEY CHECK (id = 1),
+  built INTEGER NOT NULL
+);
+INSERT INTO usage_rollup_state (id, built) VALUES (1, 0);
+
+-- Secrets of the server shared by every node (IdentityStore::ServerSecret),
+-- e.g. the key that signs continuation tokens (SPEC §6).
+CREATE TABLE server_secrets (
+  name   TEXT NOT NULL PRIMARY KEY,
+  secret BLOB NOT NULL
+);
+)sql";
+
+constexpr std::array<std::string_view, 6> kMigrations = {kVersion1, kVersion2, kVersion3,
+                                                         kVersion4, kVersion5, kVersion6};
 
 }  // namespace
 

@@ -4,6 +4,7 @@
 
 #include "store/sqlite/sqlite_area_stores.h"
 #include "store/sqlite/sqlite_database.h"
+#include "store/sqlite/sqlite_usage_rollups.h"
 
 namespace stackbill {
 namespace {
@@ -56,6 +57,8 @@ std::int64_t SqliteSchemaVersion() {
 absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options) {
   auto database = Database::Open(options);
   if (!database.ok()) return database.status();
+  absl::Status rollups = sqlite::BuildUsageRollupsIfNeeded(**database);
+  if (!rollups.ok()) return rollups;
   return std::make_unique<SqliteStore>(*std::move(database));
 }
 

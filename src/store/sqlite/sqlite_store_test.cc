@@ -174,6 +174,63 @@ TEST(SqliteStoreTest, Migration5StampsNaturalKeyIdentitiesWithTheirUsageHour) {
             "00079A12445566778899AABBCCDDEEFF");
 }
 
+// Schema 6: a database that held usage before the rollups existed has them
+// built from usage_records when it is next opened, once.
+TEST(SqliteStoreTest, RollupsAreBuiltFromTheRecordsOfAnOlderDatabase) {
+  const std::string path = NewDatabasePath();
+  const Timestamp t0 = Timestamp::FromUnixSeconds(1793491200);  // 2026-11-01T00:00:00Z
+  std::vector<UsageRecord> records;
+  for (int n = 0; n < 30; ++n) {
+    UsageRecord r;
+    r.cloud_id = *Guid::Parse("30000000-0000-0000-0000-000000000001");
+    r.identity = "identity-" + std::to_string(n);
+    r.content_hash = "hash";
+    r.tenant_id = *Guid::Parse("10000000-0000-0000-0000-000000000001");
+    r.local_subscription_id = *Guid::Parse("40000000-0000-0000-0000-000000000001");
+    r.meter_id = *Guid::Parse(n % 2 == 0 ? "50000000-0000-0000-0000-000000000001"
+                                         : "50000000-0000-0000-0000-000000000002");
+    r.quantity = *Quantity::Parse(std::to_string(n) + ".5");
+    r.usage_start = t0.AddHours(n * 2);
+    r.usage_end = r.usage_start.AddHours(1);
+    r.resource_uri = "/vm" + std::to_string(n % 3);
+    r.instance_data = "{}";
+    r.routing.billed_subscription_id = *Guid::Parse("20000000-0000-0000-0000-000000000001");
+    r.reported_time = r.usage_start.AddHours(3);
+    records.push_back(r);
+  }
+  const UsageAggregateFilter filter{.basis = UsageTimeBasis::kUsage,
+                                    .from = t0,
+                                    .to = t0.AddDays(5),
+                                    .by_meter = true,
+                                    .by_resource = true};
+  std::vector<UsageAggregate> expected;
+  {
+    auto store = OpenAt(path);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)->usage().WriteUsage(records).ok());
+    auto got = (*store)->usage().AggregateUsage(filter);
+    ASSERT_TRUE(got.ok()) << got.status();
+    expected = *got;
+  }
+  ASSERT_EQ(expected.size(), 18u);  // 3 days × 2 meters × 3 resources
+  {
+    // As a database from before schema 6 would be: records, no rollups.
+    RawDb db = OpenRaw(path);
+    ASSERT_EQ(Exec(db.get(),
+                   "DELETE FROM usage_rollup_hours; DELETE FROM usage_rollup_days; "
+                   "DELETE FROM usage_rollup_resource_days; "
+                   "UPDATE usage_rollup_state SET built = 0"),
+              SQLITE_OK);
+  }
+  auto reopened = OpenAt(path);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  auto rebuilt = (*reopened)->usage().AggregateUsage(filter);
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status();
+  EXPECT_EQ(*rebuilt, expected);
+  RawDb db = OpenRaw(path);
+  EXPECT_EQ(QueryText(db.get(), "SELECT built FROM usage_rollup_state"), "1");
+}
+
 TEST(SqliteStoreTest, FailedMigrationChangesNothing) {
   const std::string path = NewDatabasePath();
   auto connection = sqlite::Connection::Open(path, {});

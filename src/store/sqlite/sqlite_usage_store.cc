@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "store/sqlite/sqlite_area_stores.h"
 #include "store/sqlite/sqlite_codec.h"
+#include "store/sqlite/sqlite_usage_rollups.h"
 
 namespace stackbill::sqlite {
 namespace {
@@ -146,7 +147,14 @@ absl::Status WriteRecords(Connection& c, std::span<const UsageRecord> batch,
                                                            : UsageOutcome::kConflictingDuplicate);
     expect_duplicate = true;
   }
-  return absl::OkStatus();
+  // The accepted records' rollups, in the same transaction.
+  UsageRollupDelta rollups;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (outcomes[i] == UsageOutcome::kAccepted) {
+      STACKBILL_RETURN_IF_ERROR(rollups.Add(batch[i], +1));
+    }
+  }
+  return rollups.Apply(c);
 }
 
 constexpr std::string_view kSupersessionColumns =
@@ -285,7 +293,24 @@ class SqliteUsageStore final : public UsageStore {
           c.Prepare("UPDATE usage_records SET billed_subscription_id = ?, bill_to_kind = ?, "
                     "bill_to_partner_id = ?, bill_to_subscription_id = ?, routing_reason = ?, "
                     "reported_s = ?, reported_ns = ? WHERE cloud_id = ? AND identity = ?"));
+      STACKBILL_ASSIGN_OR_RETURN(
+          Statement get, c.Prepare(Cat("SELECT ", kUsageColumns,
+                                       " FROM usage_records WHERE cloud_id = ? AND identity = ?")));
+      // The record moves in the rollups: out of its old routing and reported
+      // time, into the new.
+      UsageRollupDelta rollups;
       for (const RoutingUpdate& u : updates) {
+        get.Reset();
+        get.BindGuid(u.cloud_id).BindBlob(u.identity);
+        STACKBILL_ASSIGN_OR_RETURN(bool found, get.Step());
+        if (found) {
+          UsageRecord record = ReadUsage(get);
+          STACKBILL_RETURN_IF_ERROR(get.read_status());
+          STACKBILL_RETURN_IF_ERROR(rollups.Add(record, -1));
+          record.routing = u.routing;
+          record.reported_time = u.reported_time;
+          STACKBILL_RETURN_IF_ERROR(rollups.Add(record, +1));
+        }
         update.Reset();
         update.BindGuid(u.routing.billed_subscription_id);
         BindBillTo(update, u.routing.bill_to);
@@ -298,8 +323,18 @@ class SqliteUsageStore final : public UsageStore {
                                    ": no usage record has the identity to re-route"));
         }
       }
-      return absl::OkStatus();
+      return rollups.Apply(c);
     });
+  }
+
+  absl::StatusOr<std::vector<UsageAggregate>> AggregateUsage(
+      const UsageAggregateFilter& filter) override {
+    std::vector<UsageAggregate> result;
+    STACKBILL_RETURN_IF_ERROR(db_.Read([&](Connection& c) -> absl::Status {
+      STACKBILL_ASSIGN_OR_RETURN(result, AggregateUsageRollups(c, filter));
+      return absl::OkStatus();
+    }));
+    return result;
   }
 
   absl::StatusOr<IngestWriteResult> WriteIngest(const IngestWrite& write) override {
@@ -455,6 +490,10 @@ class SqliteUsageStore final : public UsageStore {
       BindEnum(update, r.routing.reason);
       update.BindTime(r.reported_time).BindGuid(r.cloud_id).BindBlob(r.identity);
       STACKBILL_RETURN_IF_ERROR(update.Run());
+      UsageRollupDelta rollups;
+      STACKBILL_RETURN_IF_ERROR(rollups.Add(*old, -1));
+      STACKBILL_RETURN_IF_ERROR(rollups.Add(r, +1));
+      STACKBILL_RETURN_IF_ERROR(rollups.Apply(c));
       STACKBILL_ASSIGN_OR_RETURN(
           Statement insert,
           c.Prepare("INSERT INTO usage_supersessions (cloud_id, identity, at_s, at_ns, "

@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -1278,6 +1279,257 @@ TEST_P(StoreContract, ReroutingUpdatesEveryRecordOrNone) {
   ASSERT_OK_AND_ASSIGN(std::int64_t count,
                        store().usage().CountUsage({.billed_subscription_id = G(2, 2)}));
   EXPECT_EQ(count, 2);
+}
+
+TEST_P(StoreContract, ServerSecretsAreSetOnceAndSharedByEveryStoreInstance) {
+  ASSERT_OK_AND_ASSIGN(std::string first, store().identity().ServerSecret("signing", "key-a"));
+  EXPECT_EQ(first, "key-a");
+  std::unique_ptr<Store> other = OpenAnother();
+  ASSERT_NE(other, nullptr);
+  ASSERT_OK_AND_ASSIGN(std::string second, other->identity().ServerSecret("signing", "key-b"));
+  EXPECT_EQ(second, "key-a");
+  ASSERT_OK_AND_ASSIGN(std::string another, store().identity().ServerSecret("other", "key-c"));
+  EXPECT_EQ(another, "key-c");
+  EXPECT_STATUS(store().identity().ServerSecret("signing", ""), kInvalidArgument);
+}
+
+// ---------------------------------------------------------------------------
+// Usage aggregates (SPEC §7): the rollups answer exactly what the records say.
+
+// A straightforward model of AggregateUsage over the records themselves.
+std::vector<UsageAggregate> ModelAggregates(const std::vector<UsageRecord>& records,
+                                            const UsageAggregateFilter& f) {
+  using Key = std::tuple<Timestamp, std::optional<Guid>, std::optional<Guid>, std::optional<Guid>,
+                         std::optional<Guid>, std::optional<Guid>, std::optional<std::string>>;
+  std::map<Key, UsageAggregate> out;
+  for (const UsageRecord& r : records) {
+    if (f.billed_subscription_ids &&
+        std::find(f.billed_subscription_ids->begin(), f.billed_subscription_ids->end(),
+                  r.routing.billed_subscription_id) == f.billed_subscription_ids->end()) {
+      continue;
+    }
+    if (f.cloud_ids &&
+        std::find(f.cloud_ids->begin(), f.cloud_ids->end(), r.cloud_id) == f.cloud_ids->end()) {
+      continue;
+    }
+    if (f.local_subscription_ids &&
+        std::find(f.local_subscription_ids->begin(), f.local_subscription_ids->end(),
+                  r.local_subscription_id) == f.local_subscription_ids->end()) {
+      continue;
+    }
+    const Timestamp t = f.basis == UsageTimeBasis::kReported ? r.reported_time : r.usage_start;
+    if (t < f.from || t >= f.to) continue;
+    Timestamp start = r.usage_start.TruncateToHour();
+    Timestamp end = start.AddHours(1);
+    if (f.granularity == UsageGranularity::kDay) {
+      start = r.usage_start.TruncateToDay();
+      end = start.AddDays(1);
+    } else if (f.granularity == UsageGranularity::kMonth) {
+      start = YearMonth::Of(r.usage_start).Start();
+      end = YearMonth::Of(r.usage_start).End();
+    }
+    Key key{start,
+            f.by_subscription ? std::optional(r.routing.billed_subscription_id) : std::nullopt,
+            f.by_tenant ? std::optional(r.tenant_id) : std::nullopt,
+            f.by_meter ? std::optional(r.meter_id) : std::nullopt,
+            f.by_stack ? std::optional(r.cloud_id) : std::nullopt,
+            f.by_local_subscription ? std::optional(r.local_subscription_id) : std::nullopt,
+            f.by_resource ? std::optional(r.resource_uri) : std::nullopt};
+    UsageAggregate& a = out[key];
+    a.start = start;
+    a.end = end;
+    a.billed_subscription_id = std::get<1>(key);
+    a.tenant_id = std::get<2>(key);
+    a.meter_id = std::get<3>(key);
+    a.cloud_id = std::get<4>(key);
+    a.local_subscription_id = std::get<5>(key);
+    a.resource_uri = std::get<6>(key);
+    if (f.by_resource) a.instance_data = r.instance_data;
+    a.records += 1;
+    a.quantity = *a.quantity.Add(r.quantity);
+  }
+  std::vector<UsageAggregate> result;
+  for (auto& [key, a] : out) result.push_back(a);
+  return result;
+}
+
+// Records over three days, two billed subscriptions, two meters, two stacks
+// and two tenants, reported up to two days late; one instanceData per
+// resource (which the per-resource aggregate shows).
+std::vector<UsageRecord> AggregateFixture() {
+  std::vector<UsageRecord> records;
+  for (int n = 0; n < 72; ++n) {
+    UsageRecord r = MakeUsage(n % 3 == 0 ? G(3, 1) : G(3, 2), n);
+    r.tenant_id = G(1, 1 + n % 2);
+    r.local_subscription_id = G(4, 1 + n % 3);
+    r.meter_id = G(5, 1 + n % 2);
+    r.quantity = Q(n % 4 == 0 ? "0.0000000001" : std::to_string(n) + ".25");
+    r.resource_uri = "/subscriptions/x/virtualMachines/vm" + std::to_string(n % 5);
+    r.instance_data = R"({"Microsoft.Resources":{"resourceUri":")" + r.resource_uri + R"("}})";
+    r.routing.billed_subscription_id = G(2, 1 + n % 2);
+    r.reported_time = Hours(n + 1 + (n % 7) * 7);
+    records.push_back(r);
+  }
+  return records;
+}
+
+std::vector<UsageAggregateFilter> AggregateFilters() {
+  std::vector<UsageAggregateFilter> filters;
+  for (UsageTimeBasis basis : {UsageTimeBasis::kReported, UsageTimeBasis::kUsage}) {
+    for (UsageGranularity g :
+         {UsageGranularity::kHour, UsageGranularity::kDay, UsageGranularity::kMonth}) {
+      // Whole days (the daily rollups), and hours that are not (the hourly).
+      for (auto [from, to] : {std::pair{kT0, kT0.AddDays(10)}, std::pair{Hours(5), Hours(53)}}) {
+        UsageAggregateFilter f{.basis = basis, .from = from, .to = to, .granularity = g};
+        filters.push_back(f);  // totals per bucket
+        f.by_subscription = f.by_tenant = f.by_meter = f.by_stack = true;
+        filters.push_back(f);
+        f.by_local_subscription = true;
+        f.local_subscription_ids = std::vector<Guid>{G(4, 1), G(4, 3)};
+        filters.push_back(f);
+        f.local_subscription_ids.reset();
+        f.by_tenant = f.by_stack = false;
+        f.by_resource = true;
+        filters.push_back(f);
+      }
+    }
+  }
+  return filters;
+}
+
+std::string Describe(const UsageAggregateFilter& f) {
+  std::string text = f.basis == UsageTimeBasis::kReported ? "reported " : "usage ";
+  text += f.from.ToString() + ".." + f.to.ToString() + " granularity " +
+          std::to_string(static_cast<int>(f.granularity));
+  for (auto [on, name] :
+       {std::pair{f.by_subscription, " +subscription"}, std::pair{f.by_tenant, " +tenant"},
+        std::pair{f.by_meter, " +meter"}, std::pair{f.by_stack, " +stack"},
+        std::pair{f.by_local_subscription, " +local subscription"},
+        std::pair{f.by_resource, " +resource"}}) {
+    if (on) text += name;
+  }
+  return text;
+}
+
+// Every filter of AggregateFilters() over the store equals the model over
+// what the store holds.
+void ExpectAggregatesMatchRecords(Store& store) {
+  ASSERT_OK_AND_ASSIGN(Page<UsageRecord> all,
+                       store.usage().ListUsage({}, PageRequest{.limit = 1000}));
+  for (const UsageAggregateFilter& f : AggregateFilters()) {
+    ASSERT_OK_AND_ASSIGN(std::vector<UsageAggregate> got, store.usage().AggregateUsage(f));
+    EXPECT_EQ(got, ModelAggregates(all.items, f)) << Describe(f);
+  }
+}
+
+TEST_P(StoreContract, UsageAggregatesAreExactUnderIngestRerouteAndSupersede) {
+  const std::vector<UsageRecord> records = AggregateFixture();
+  ASSERT_OK(store().usage().WriteUsage(records));
+  ExpectAggregatesMatchRecords(store());
+  ASSERT_OK_AND_ASSIGN(
+      std::vector<UsageAggregate> month,
+      store().usage().AggregateUsage(
+          {.from = kT0, .to = kT0.AddDays(30), .granularity = UsageGranularity::kMonth}));
+  ASSERT_EQ(month.size(), 1u);
+  EXPECT_EQ(month[0].records, 72);
+  EXPECT_EQ(month[0].start, kT0);
+  EXPECT_EQ(month[0].end, YearMonth(2026, 12).Start());
+
+  // Duplicates and conflicting duplicates change nothing.
+  std::vector<UsageRecord> again = records;
+  again[3].content_hash = "other content";
+  ASSERT_OK(store().usage().WriteUsage(again));
+  ExpectAggregatesMatchRecords(store());
+
+  // A re-route moves usage to another subscription and reported time (R13).
+  Routing customer{G(2, 3), BillTo{BillTo::Kind::kPartner, "contoso", Guid()},
+                   RoutingReason::kRegisteredCustomer};
+  std::vector<RoutingUpdate> updates;
+  for (std::size_t n : {0U, 1U, 5U, 5U, 40U}) {
+    updates.push_back(
+        {records[n].cloud_id, records[n].identity, customer, Hours(70 + static_cast<int>(n))});
+  }
+  ASSERT_OK(store().usage().UpdateRouting(updates));
+  ExpectAggregatesMatchRecords(store());
+
+  // A supersede replaces quantity, meter and window; one back to zero usage.
+  for (std::size_t n : {2U, 7U}) {
+    UsageRecord replacement = records[n];
+    replacement.content_hash = "corrected";
+    replacement.meter_id = G(5, 9);
+    replacement.quantity = Q(n == 2 ? "0" : "1000.5");
+    replacement.usage_start = Hours(60);
+    replacement.usage_end = Hours(61);
+    replacement.reported_time = Hours(80);
+    UsageSupersession supersession;
+    supersession.cloud_id = replacement.cloud_id;
+    supersession.identity = replacement.identity;
+    supersession.at = Hours(80);
+    supersession.actor_principal_id = G(6, 1);
+    supersession.reason = "correction";
+    supersession.old_meter_id = records[n].meter_id;
+    supersession.old_quantity = records[n].quantity;
+    supersession.old_usage_start = records[n].usage_start;
+    supersession.old_billed_subscription_id = records[n].routing.billed_subscription_id;
+    supersession.old_content_hash = records[n].content_hash;
+    supersession.new_quantity = replacement.quantity;
+    ASSERT_OK(store().usage().SupersedeUsage(replacement, supersession));
+  }
+  ExpectAggregatesMatchRecords(store());
+
+  // The ingest path keeps them too.
+  std::vector<UsageRecord> ingested;
+  for (int n = 100; n < 110; ++n) {
+    UsageRecord r = MakeUsage(G(3, 1), n);
+    r.usage_start = Hours(n - 60);
+    r.usage_end = Hours(n - 59);
+    r.reported_time = Hours(90);
+    ingested.push_back(r);
+  }
+  const std::vector<std::string_view> raw_texts(ingested.size(), "{}");
+  IngestWrite write;
+  write.received_at = Hours(90);
+  write.records = ingested;
+  write.raw_texts = raw_texts;
+  ASSERT_OK(store().usage().WriteIngest(write));
+  ExpectAggregatesMatchRecords(store());
+}
+
+TEST_P(StoreContract, UsageAggregatesKeepToTheVisibleSubscriptionsAndStacks) {
+  ASSERT_OK(store().usage().WriteUsage(AggregateFixture()));
+  UsageAggregateFilter f{.from = kT0, .to = kT0.AddDays(10), .by_subscription = true};
+  f.billed_subscription_ids = std::vector<Guid>{G(2, 2)};
+  ASSERT_OK_AND_ASSIGN(std::vector<UsageAggregate> got, store().usage().AggregateUsage(f));
+  ASSERT_FALSE(got.empty());
+  for (const UsageAggregate& a : got) EXPECT_EQ(a.billed_subscription_id, G(2, 2));
+  f.cloud_ids = std::vector<Guid>{G(3, 1)};
+  ASSERT_OK_AND_ASSIGN(std::vector<UsageAggregate> one_stack, store().usage().AggregateUsage(f));
+  ASSERT_OK_AND_ASSIGN(Page<UsageRecord> all, store().usage().ListUsage({}, PageRequest{}));
+  EXPECT_EQ(one_stack, ModelAggregates(all.items, f));
+  f.billed_subscription_ids = std::vector<Guid>{};  // sees nothing
+  ASSERT_OK_AND_ASSIGN(got, store().usage().AggregateUsage(f));
+  EXPECT_TRUE(got.empty());
+}
+
+TEST_P(StoreContract, UsageAggregatesPerResourceKeepAnEmptyInstanceData) {
+  UsageRecord r = MakeUsage(G(3, 1), 1);
+  r.instance_data = "";
+  ASSERT_OK(store().usage().WriteUsage(std::vector<UsageRecord>{r}));
+  ASSERT_OK_AND_ASSIGN(std::vector<UsageAggregate> got,
+                       store().usage().AggregateUsage({.basis = UsageTimeBasis::kUsage,
+                                                       .from = kT0,
+                                                       .to = kT0.AddDays(1),
+                                                       .by_resource = true}));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].instance_data, "");
+  EXPECT_EQ(got[0].resource_uri, r.resource_uri);
+}
+
+TEST_P(StoreContract, UsageAggregatesRefuseWindowsThatAreNotWholeHours) {
+  EXPECT_ERROR(store().usage().AggregateUsage({.from = Hours(2), .to = Hours(2)}), kInvalidArgument,
+               "InvalidTimeWindow");
+  EXPECT_ERROR(store().usage().AggregateUsage({.from = Hours(2).AddSeconds(60), .to = Hours(5)}),
+               kInvalidArgument, "InvalidTimeWindow");
 }
 
 // ---------------------------------------------------------------------------

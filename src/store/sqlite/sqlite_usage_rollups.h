@@ -1,0 +1,87 @@
+#pragma once
+
+// The usage rollups of the SQLite store (internal to store/sqlite): three
+// tables that sum usage_records per
+//   usage_rollup_hours            billed subscription, reported hour, usage hour, meter, stack,
+//                                 tenant, stack-local subscription
+//   usage_rollup_days             … the same per reported day and usage day
+//   usage_rollup_resource_days    … per day and per resource (with its latest instanceData)
+// Per resource by the hour, the hourly records are their own rollup: they are
+// read through the (billed subscription, reported time) and (billed
+// subscription, usage time) indexes of usage_records.
+// kept in the transaction that writes the records (ingest, re-route,
+// supersede), so that UsageStore::AggregateUsage never scans raw records and
+// is exact under all of them. Quantities are canonical decimal text, added in
+// C++ (R14), never summed in SQL.
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "core/entities.h"
+#include "store/sqlite/sqlite_database.h"
+#include "store/store.h"
+
+namespace stackbill::sqlite {
+
+// The change that one write transaction makes to the rollups: records added
+// (+1) and taken away (-1), summed per rollup key in memory, then written
+// with one read-modify-write per key. Thread-compatible.
+class UsageRollupDelta {
+ public:
+  // REQUIRES: sign is +1 or -1. OutOfRange when a sum exceeds a quantity's
+  // bound.
+  absl::Status Add(const UsageRecord& record, int sign);
+  // Writes the delta inside the caller's write transaction, and empties it.
+  // DataLoss when a rollup would fall below zero records, or reach zero
+  // records with a quantity left (the rollups no longer match the records).
+  absl::Status Apply(Connection& c);
+  bool empty() const;
+
+  // The rollup tables, in the order of sums_.
+  static constexpr std::size_t kTableCount = 3;
+
+ private:
+  struct Key {
+    Guid subscription;
+    std::int64_t reported = 0;  // hour or day number since the epoch
+    std::int64_t usage = 0;
+    Guid meter;
+    std::string resource;  // per-resource tables only
+    Guid cloud;
+    Guid tenant;
+    Guid local_subscription;
+    friend bool operator==(const Key&, const Key&) = default;
+    template <typename H>
+    friend H AbslHashValue(H h, const Key& k) {
+      return H::combine(std::move(h), k.subscription, k.reported, k.usage, k.meter, k.resource,
+                        k.cloud, k.tenant, k.local_subscription);
+    }
+  };
+  struct Sum {
+    Quantity quantity;
+    std::int64_t records = 0;
+    // The latest added record's (per-resource tables); none when only
+    // records were taken away.
+    std::optional<std::string> instance_data;
+  };
+  using Sums = absl::flat_hash_map<Key, Sum>;
+
+  std::array<Sums, kTableCount> sums_;
+};
+
+// Builds the rollups from usage_records when schema migration 6 created them
+// on a database that already held usage (usage_rollup_state.built = 0), in
+// one write transaction; nothing to do otherwise.
+absl::Status BuildUsageRollupsIfNeeded(Database& db);
+
+// UsageStore::AggregateUsage over the rollups, in the caller's read
+// transaction.
+absl::StatusOr<std::vector<UsageAggregate>> AggregateUsageRollups(
+    Connection& c, const UsageAggregateFilter& filter);
+
+}  // namespace stackbill::sqlite
