@@ -4,7 +4,8 @@
 //    `timeType=Usage` extension;
 //  * GET /v1/usage for partners and PlatformAdmins: any window, by usage or
 //    reported time, grouped as asked, JSON or CSV, paged.
-// Quantities are JSON numbers printed exactly (never through a double).
+// Commerce quantities are JSON numbers printed exactly (never through a
+// double); /v1/usage gives them as decimal strings, as /v1/usage/totals does.
 
 #include <fmt/format.h>
 
@@ -471,9 +472,12 @@ RouteHandler V1Usage(const Service& service) {
         item["resourceUri"] = *a.resource_uri;
         item["instanceData"] = a.instance_data;
       }
+      // Exact decimal text, as /v1/usage/totals gives it: any JSON reader
+      // keeps every digit.
+      item["quantity"] = a.quantity.ToString();
       item["records"] = a.records;
       if (i > page.begin) body.push_back(',');
-      body += WithNumber(item, "quantity", a.quantity.ToString());
+      body += item.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     }
     body += "]";
     if (page.next_link) body += ",\"nextLink\":" + nlohmann::json(*page.next_link).dump();

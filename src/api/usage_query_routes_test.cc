@@ -27,10 +27,11 @@ const Timestamp kMonthStart = Timestamp::FromUnixSeconds(1'798'675'200);  // 202
 
 std::string At(Timestamp t) { return t.ToString(); }
 
-// The exact quantities of an answer's items, per meter id, summed.
+// The exact quantities of an answer's items (JSON numbers or decimal
+// strings), per meter id, summed.
 std::map<std::string, Quantity> SumQuantities(const std::string& body) {
   std::map<std::string, Quantity> sums;
-  static const std::regex kItem(R"re("meterId":"([0-9a-f-]+)"[^{}]*?"quantity":(-?[0-9.]+))re");
+  static const std::regex kItem(R"re("meterId":"([0-9a-f-]+)"[^{}]*?"quantity":"?(-?[0-9.]+))re");
   for (auto it = std::sregex_iterator(body.begin(), body.end(), kItem);
        it != std::sregex_iterator(); ++it) {
     Quantity& sum = sums[(*it)[1].str()];

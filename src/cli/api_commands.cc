@@ -671,6 +671,34 @@ void RegisterUsageCommands(CLI::App& app, int& exit_code) {
                    QueryOf(f, {{"cloudId", "cloudId"}, {"from", "from"}, {"to", "to"}}));
       });
 
+  usage.Verb(
+      "query",
+      "Usage summed per bucket and the dimensions asked for, from the rollups (partners and "
+      "PlatformAdmins; GET /v1/usage); quantities exact",
+      [](CLI::App& v, Fields& f) {
+        Opt(v, f, "--from", "from", "Window start, whole UTC hour (default: this month's start)");
+        Opt(v, f, "--to", "to", "Window end, exclusive (default: the end of this hour)");
+        Opt(v, f, "--time-type", "timeType", "usage (default) or reported: what the window selects")
+            ->check(CLI::IsMember({"usage", "reported"}));
+        Opt(v, f, "--granularity", "granularity", "hour, day (default) or month")
+            ->check(CLI::IsMember({"hour", "day", "month"}));
+        Opt(v, f, "--group-by", "groupBy",
+            "Comma list of subscription, tenant, meter, resource, stack (default: "
+            "subscription,meter)");
+        Opt(v, f, "--subscription", "subscriptionId", "Only usage billed to this subscription");
+        Opt(v, f, "--cloud-id", "cloudId", "Only this stack's usage");
+      },
+      [](const Fields& f) -> absl::StatusOr<ApiRequest> {
+        return Get("/v1/usage" + QueryOf(f, {{"from", "from"},
+                                             {"to", "to"},
+                                             {"timeType", "timeType"},
+                                             {"granularity", "granularity"},
+                                             {"groupBy", "groupBy"},
+                                             {"subscriptionId", "subscriptionId"},
+                                             {"cloudId", "cloudId"}}),
+                   true);
+      });
+
   Noun quarantine(app, "quarantine", "Quarantined usage records (SPEC §4, R10)", exit_code);
   const auto filter_options = [](CLI::App& v, Fields& f) {
     Opt(v, f, "--cloud-id", "cloudId", "Only this stack's entries");
