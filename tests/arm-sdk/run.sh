@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
-# Runs the Azure SDK conformance test against a real `stackbill serve`:
-# init → dev-cert → serve (HTTPS, port 0) → node --test → SIGTERM.
+# Runs the Azure SDK conformance tests (every *.test.mjs here) against one real
+# `stackbill serve`: init → dev-cert → serve (HTTPS, port 0) → node --test → SIGTERM.
 # Usage: run.sh PATH_TO_STACKBILL
 set -euo pipefail
 bin=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
-[ -d "$here/node_modules/@azure/arm-azurestack" ] || npm ci --prefix "$here" --no-audit --no-fund
+# npm ci (from the lock file) unless every dependency is installed at its pinned version.
+installed() {
+  (cd "$here" && node -e '
+    const fs = require("fs");
+    const { dependencies } = JSON.parse(fs.readFileSync("package.json", "utf8"));
+    for (const [name, version] of Object.entries(dependencies)) {
+      const file = `node_modules/${name}/package.json`;
+      if (!fs.existsSync(file) || JSON.parse(fs.readFileSync(file, "utf8")).version !== version) process.exit(1);
+    }')
+}
+installed || npm ci --prefix "$here" --no-audit --no-fund
 dir=$(mktemp -d)
 pid=
 cleanup() { [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$dir"; }
@@ -22,4 +32,4 @@ port=$(cat "$dir/port")
 
 cd "$here"
 STACKBILL_ENDPOINT="https://localhost:$port" STACKBILL_TOKEN="$token" \
-  NODE_EXTRA_CA_CERTS="$dir/cert.pem" node --test azurestack.test.mjs
+  NODE_EXTRA_CA_CERTS="$dir/cert.pem" node --test ./*.test.mjs

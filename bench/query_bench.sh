@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# bench/query_bench.sh [VMS] [REQUESTS]
+#
+# Usage-query latencies over HTTPS with keep-alive on loopback (SPEC §7,
+# docs/PERFORMANCE.md). A simulated month of the demo world (VMS VMs per
+# stack-local subscription, default 80: about 1.1M records on stacks 1 and 2)
+# is forwarded to one `stackbill serve` on the embedded SQLite store; then
+#   * one 1,000-item page of a month of Daily UsageAggregates, with details,
+#     for the subscription with the most usage — REQUESTS times (default 200)
+#     on one connection: p50 and p99;
+#   * a month of GET /v1/usage grouped by subscription and meter over the
+#     whole store, 20 times: p50 and the slowest.
+# PERF_OUT=FILE records `perf record -g` of serve during the page requests.
+# Prints one JSON line on stdout. Needs the release build, curl and jq.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+vms=${1:-80}
+requests=${2:-200}
+bin=$PWD/build/release/src/cmd/stackbill/stackbill
+[ -x "$bin" ] || { echo "bench: build the release binary first (scripts/build release)" >&2; exit 1; }
+dir=$(mktemp -d "${TMPDIR:-/tmp}/query-bench.XXXXXX")
+server_pid=
+cleanup() {
+  [ -n "$server_pid" ] && kill -TERM "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+export STACKBILL_PROFILE="$dir/profile.json"
+unset STACKBILL_ENDPOINT STACKBILL_TOKEN STACKBILL_CA_FILE
+fail() { echo "bench: $*" >&2; exit 1; }
+source tests/lib.sh
+sb_init_store
+"$bin" serve --db "$dir/s.db" --port 0 --port-file "$dir/port" \
+  --tls-cert "$dir/tls/cert.pem" --tls-key "$dir/tls/key.pem" >"$dir/serve.log" 2>&1 &
+server_pid=$!
+sb_wait_for_port "$dir/port" "$server_pid" 60 serve
+endpoint="https://127.0.0.1:$(cat "$dir/port")"
+sb_login "$endpoint"
+applied=$("$bin" world apply data/worlds/demo.json)
+
+month=2026-11
+echo "bench: simulating $month (VMs per local subscription: $vms) and forwarding it" >&2
+"$bin" simulate --world data/worlds/demo.json --month "$month" --seed 11 --vms "$vms" \
+  --out "$dir/usage" --quiet >/dev/null
+rm -rf "$dir/usage/stack3-lab"
+pids=()
+for stack in stack1 stack2; do
+  line=$(grep "activation key for stack $stack " <<<"$applied")
+  cloud=$(sed -n 's/.*(cloud \([0-9a-f-]*\)).*/\1/p' <<<"$line")
+  (umask 077 && printf '%s\n' "${line##*: }" >"$dir/$stack.key")
+  mkdir -p "$dir/inbox-$stack" && mv "$dir/usage/$stack"/usage-*.ndjson "$dir/inbox-$stack/"
+  "$bin" forward --server "$endpoint" --ca-file "$dir/tls/cert.pem" --cloud-id "$cloud" \
+    --key-file "$dir/$stack.key" --state "$dir/state-$stack" --inbox "$dir/inbox-$stack" \
+    --once --progress-seconds 3600 2>>"$dir/forward.log" &
+  pids+=($!)
+done
+for pid in "${pids[@]}"; do wait "$pid"; done
+"$bin" usage totals >"$dir/totals.json"
+records=$(jq .records "$dir/totals.json")
+subscription=$(jq -r '[.value[] | {s: .subscriptionId, r: .records}] | group_by(.s)
+  | map({s: .[0].s, r: (map(.r) | add)}) | max_by(.r) | .s' "$dir/totals.json")
+sub_records=$(jq --arg s "$subscription" '[.value[] | select(.subscriptionId == $s) | .records] | add' "$dir/totals.json")
+
+token=$(jq -r .token "$STACKBILL_PROFILE")
+from="$month-01T00:00:00Z"
+to="$(date -u -d "$month-01 +1 month" +%Y-%m-01)T00:00:00Z"
+commerce="$endpoint/subscriptions/$subscription/providers/Microsoft.Commerce/UsageAggregates?api-version=2015-06-01-preview&reportedStartTime=$from&reportedEndTime=$to&aggregationGranularity=Daily&showDetails=true&timeType=Usage"
+v1="$endpoint/v1/usage?from=$from&to=$to&granularity=month&groupBy=subscription,meter"
+curl_times() {  # URL COUNT: one connection (keep-alive), one time_total per request
+  local args=() i
+  for ((i = 0; i < $2; i++)); do args+=(-o /dev/null "$1"); done
+  curl -s --cacert "$dir/tls/cert.pem" -H "Authorization: Bearer $token" \
+    -w '%{time_total}\n' "${args[@]}"
+}
+percentile() {  # P: of the numbers on stdin (seconds), in ms
+  sort -n | awk -v p="$1" '{ v[NR] = $1 } END { i = int(NR * p / 100 + 0.999999); if (i < 1) i = 1; printf "%.2f", v[i] * 1000 }'
+}
+first=$(curl -s --cacert "$dir/tls/cert.pem" -H "Authorization: Bearer $token" "$commerce")
+items=$(jq '.value | length' <<<"$first")
+[ "$items" -gt 0 ] || fail "the UsageAggregates page is empty: $(head -c 300 <<<"$first")"
+perf_pid=
+if [ -n "${PERF_OUT:-}" ]; then  # profile serve while it answers the pages
+  perf record -g -F 999 -p "$server_pid" -o "$PERF_OUT" 2>"$dir/perf.log" &
+  perf_pid=$!
+fi
+curl_times "$commerce" "$requests" >"$dir/commerce.times"
+[ -n "$perf_pid" ] && kill -INT "$perf_pid" && wait "$perf_pid" || true
+curl_times "$v1" 20 >"$dir/v1.times"
+v1_rows=$(curl -s --cacert "$dir/tls/cert.pem" -H "Authorization: Bearer $token" "$v1" | jq '.value | length')
+printf '{"records":%d,"subscription":"%s","subscription_records":%d,"page_items":%d,"page_p50_ms":%s,"page_p99_ms":%s,"v1_usage_rows":%d,"v1_usage_p50_ms":%s,"v1_usage_max_ms":%s}\n' \
+  "$records" "$subscription" "$sub_records" "$items" \
+  "$(percentile 50 <"$dir/commerce.times")" "$(percentile 99 <"$dir/commerce.times")" \
+  "$v1_rows" "$(percentile 50 <"$dir/v1.times")" "$(percentile 100 <"$dir/v1.times")"
