@@ -212,12 +212,14 @@ std::int64_t Statement::ReadInt() { return sqlite3_column_int64(stmt_, next_colu
 
 bool Statement::ReadBool() { return ReadInt() != 0; }
 
-std::string Statement::ReadText() {
+std::string Statement::ReadText() { return std::string(ReadTextView()); }
+
+std::string_view Statement::ReadTextView() {
   const int column = next_column_++;
   const auto* text = sqlite3_column_text(stmt_, column);
   const int size = sqlite3_column_bytes(stmt_, column);
-  if (text == nullptr) return std::string();
-  return std::string(reinterpret_cast<const char*>(text), static_cast<std::size_t>(size));
+  if (text == nullptr) return {};
+  return {reinterpret_cast<const char*>(text), static_cast<std::size_t>(size)};
 }
 
 std::optional<std::string> Statement::ReadOptionalText() {

@@ -124,6 +124,9 @@ class Statement {
   std::int64_t ReadInt();
   bool ReadBool();
   std::string ReadText();
+  // The text without a copy: valid until the next Step, Reset or read of
+  // this column.
+  std::string_view ReadTextView();
   std::optional<std::string> ReadOptionalText();
   std::string ReadBlob();
   // The blob without a copy: valid until the next Step, Reset or read of

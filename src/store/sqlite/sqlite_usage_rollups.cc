@@ -1,9 +1,9 @@
 #include "store/sqlite/sqlite_usage_rollups.h"
 
-#include <map>
-#include <tuple>
+#include <algorithm>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "core/error.h"
 #include "store/sqlite/sqlite_codec.h"
 
@@ -191,9 +191,30 @@ absl::Status BuildUsageRollupsIfNeeded(Database& db) {
 
 namespace {
 
-// The dimensions an aggregate is per, as a sortable key.
-using OutKey = std::tuple<Timestamp, std::optional<Guid>, std::optional<Guid>, std::optional<Guid>,
-                          std::optional<Guid>, std::optional<Guid>, std::optional<std::string>>;
+// The dimensions an aggregate is per (unset: not asked for), hashable while
+// rows are summed; the result is sorted once at the end.
+struct OutKey {
+  std::int64_t start = 0;  // unix seconds of the bucket
+  std::optional<Guid> subscription;
+  std::optional<Guid> tenant;
+  std::optional<Guid> meter;
+  std::optional<Guid> cloud;
+  std::optional<Guid> local_subscription;
+  std::optional<std::string> resource;
+  friend bool operator==(const OutKey&, const OutKey&) = default;
+  friend auto operator<=>(const OutKey&, const OutKey&) = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const OutKey& k) {
+    return H::combine(std::move(h), k.start, k.subscription, k.tenant, k.meter, k.cloud,
+                      k.local_subscription, k.resource);
+  }
+};
+
+struct Summed {
+  OutKey key;
+  UsageAggregate aggregate;
+  std::int64_t latest_report = 0;  // per resource: whose instanceData is shown
+};
 
 std::string InList(std::string_view column, std::size_t n) {
   std::string sql = Cat(column, " IN (");
@@ -246,8 +267,9 @@ absl::StatusOr<std::vector<UsageAggregate>> AggregateUsageRollups(Connection& c,
                     f.by_resource ? "resource_uri, instance_data, " : "", "quantity, ",
                     records ? "1" : "records", " FROM ", name, where.Sql())));
   stmt.BindValues(where.values());
-  std::map<OutKey, UsageAggregate> out;
-  std::map<OutKey, std::int64_t> latest_report;  // per resource: whose instanceData is shown
+  absl::flat_hash_map<OutKey, std::size_t> index;
+  std::vector<Summed> out;
+  OutKey key;
   for (;;) {
     STACKBILL_ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (!row) break;
@@ -258,58 +280,61 @@ absl::StatusOr<std::vector<UsageAggregate>> AggregateUsageRollups(Connection& c,
     const Guid cloud = stmt.ReadGuid();
     const Guid tenant = stmt.ReadGuid();
     const Guid local_subscription = stmt.ReadGuid();
-    std::string resource;
-    std::string instance_data;
+    std::string_view resource;
+    std::string_view instance_data;
     if (f.by_resource) {
-      resource = stmt.ReadText();
-      instance_data = stmt.ReadText();
+      resource = stmt.ReadTextView();
+      instance_data = stmt.ReadTextView();
     }
     const Quantity quantity = stmt.ReadDecimal<QuantityTraits>();
     const std::int64_t count = stmt.ReadInt();
     STACKBILL_RETURN_IF_ERROR(stmt.read_status());
 
     Timestamp start = usage.TruncateToHour();
-    Timestamp end = start.AddHours(1);
     if (f.granularity == UsageGranularity::kMonth) {
-      const YearMonth month = YearMonth::Of(usage);
-      start = month.Start();
-      end = month.End();
+      start = YearMonth::Of(usage).Start();
     } else if (f.granularity == UsageGranularity::kDay) {
       start = usage.TruncateToDay();
-      end = start.AddDays(1);
     }
-    OutKey key{start,
-               f.by_subscription ? std::optional(subscription) : std::nullopt,
-               f.by_tenant ? std::optional(tenant) : std::nullopt,
-               f.by_meter ? std::optional(meter) : std::nullopt,
-               f.by_stack ? std::optional(cloud) : std::nullopt,
-               f.by_local_subscription ? std::optional(local_subscription) : std::nullopt,
-               f.by_resource ? std::optional(resource) : std::nullopt};
-    auto [it, inserted] = out.try_emplace(std::move(key));
-    UsageAggregate& a = it->second;
-    if (inserted) {
-      a.start = start;
-      a.end = end;
-      a.billed_subscription_id = std::get<1>(it->first);
-      a.tenant_id = std::get<2>(it->first);
-      a.meter_id = std::get<3>(it->first);
-      a.cloud_id = std::get<4>(it->first);
-      a.local_subscription_id = std::get<5>(it->first);
-      a.resource_uri = std::get<6>(it->first);
-    }
-    STACKBILL_ASSIGN_OR_RETURN(a.quantity, a.quantity.Add(quantity));
-    a.records += count;
+    key.start = start.unix_seconds();
+    key.subscription = f.by_subscription ? std::optional(subscription) : std::nullopt;
+    key.tenant = f.by_tenant ? std::optional(tenant) : std::nullopt;
+    key.meter = f.by_meter ? std::optional(meter) : std::nullopt;
+    key.cloud = f.by_stack ? std::optional(cloud) : std::nullopt;
+    key.local_subscription =
+        f.by_local_subscription ? std::optional(local_subscription) : std::nullopt;
     if (f.by_resource) {
-      std::int64_t& latest = latest_report.try_emplace(it->first, reported).first->second;
-      if (inserted || reported >= latest) {
-        latest = reported;
-        a.instance_data = std::move(instance_data);
-      }
+      if (!key.resource) key.resource.emplace();
+      key.resource->assign(resource);
+    }
+    auto [it, inserted] = index.try_emplace(key, out.size());
+    if (inserted) {
+      Summed& s = out.emplace_back();
+      s.key = key;
+      UsageAggregate& a = s.aggregate;
+      a.start = start;
+      a.end = f.granularity == UsageGranularity::kMonth ? YearMonth::Of(usage).End()
+              : f.granularity == UsageGranularity::kDay ? start.AddDays(1)
+                                                        : start.AddHours(1);
+      a.billed_subscription_id = key.subscription;
+      a.tenant_id = key.tenant;
+      a.meter_id = key.meter;
+      a.cloud_id = key.cloud;
+      a.local_subscription_id = key.local_subscription;
+      a.resource_uri = key.resource;
+    }
+    Summed& s = out[it->second];
+    STACKBILL_ASSIGN_OR_RETURN(s.aggregate.quantity, s.aggregate.quantity.Add(quantity));
+    s.aggregate.records += count;
+    if (f.by_resource && (inserted || reported >= s.latest_report)) {
+      s.latest_report = reported;
+      s.aggregate.instance_data.assign(instance_data);
     }
   }
+  std::sort(out.begin(), out.end(), [](const Summed& a, const Summed& b) { return a.key < b.key; });
   std::vector<UsageAggregate> result;
   result.reserve(out.size());
-  for (auto& [key, aggregate] : out) result.push_back(std::move(aggregate));
+  for (Summed& s : out) result.push_back(std::move(s.aggregate));
   return result;
 }
 
