@@ -12,16 +12,7 @@
 namespace stackbill {
 namespace {
 
-constexpr std::size_t kOffsetBytes = 8;
 constexpr std::size_t kMacBytes = 16;  // a truncated HMAC-SHA256, as in RFC 2104 §5
-
-std::string OffsetBytes(std::uint64_t offset) {
-  std::string bytes(kOffsetBytes, '\0');
-  for (std::size_t i = 0; i < kOffsetBytes; ++i) {
-    bytes[i] = static_cast<char>(offset >> (8 * (kOffsetBytes - 1 - i)));
-  }
-  return bytes;
-}
 
 absl::Status Invalid() {
   return InvalidArgumentError("InvalidContinuationToken",
@@ -32,12 +23,14 @@ absl::Status Invalid() {
 }  // namespace
 
 std::string ContinuationTokens::Mac(const Guid& principal, std::string_view query,
-                                    std::uint64_t offset) const {
-  std::string message = "stackbill-continuation-v1";
+                                    std::string_view payload) const {
+  // Length-prefixed parts: no two (query, payload) pairs give the same bytes.
+  std::string message = "stackbill-continuation-v2";
   message.push_back('\0');
   message.append(reinterpret_cast<const char*>(principal.bytes().data()), principal.bytes().size());
-  message.append(OffsetBytes(offset));
+  message.append(std::to_string(query.size())).push_back(':');
   message.append(query);
+  message.append(payload);
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int length = 0;
   HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
@@ -47,29 +40,25 @@ std::string ContinuationTokens::Mac(const Guid& principal, std::string_view quer
 }
 
 std::string ContinuationTokens::Issue(const Guid& principal, std::string_view query,
-                                      std::uint64_t offset) const {
+                                      std::string_view payload) const {
   std::string out;
-  absl::WebSafeBase64Escape(OffsetBytes(offset) + Mac(principal, query, offset), &out);
+  absl::WebSafeBase64Escape(std::string(payload) + Mac(principal, query, payload), &out);
   return out;
 }
 
-absl::StatusOr<std::uint64_t> ContinuationTokens::Verify(const Guid& principal,
-                                                         std::string_view query,
-                                                         std::string_view token) const {
+absl::StatusOr<std::string> ContinuationTokens::Verify(const Guid& principal,
+                                                       std::string_view query,
+                                                       std::string_view token) const {
   std::string bytes;
-  if (!absl::WebSafeBase64Unescape(std::string(token), &bytes) ||
-      bytes.size() != kOffsetBytes + kMacBytes) {
+  if (!absl::WebSafeBase64Unescape(std::string(token), &bytes) || bytes.size() < kMacBytes) {
     return Invalid();
   }
-  std::uint64_t offset = 0;
-  for (std::size_t i = 0; i < kOffsetBytes; ++i) {
-    offset = (offset << 8) | static_cast<unsigned char>(bytes[i]);
-  }
-  const std::string expected = Mac(principal, query, offset);
-  if (CRYPTO_memcmp(expected.data(), bytes.data() + kOffsetBytes, kMacBytes) != 0) {
+  const std::string_view payload(bytes.data(), bytes.size() - kMacBytes);
+  const std::string expected = Mac(principal, query, payload);
+  if (CRYPTO_memcmp(expected.data(), bytes.data() + payload.size(), kMacBytes) != 0) {
     return Invalid();
   }
-  return offset;
+  return std::string(payload);
 }
 
 }  // namespace stackbill

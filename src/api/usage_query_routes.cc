@@ -30,6 +30,7 @@
 #include "http/arm.h"
 #include "services/access_tokens.h"
 #include "services/usage_query_service.h"
+#include "wire/json_syntax.h"
 
 namespace stackbill {
 namespace {
@@ -45,20 +46,6 @@ MeterIndex IndexMeters(const std::vector<Meter>& meters) {
   MeterIndex index;
   for (const Meter& m : meters) index.emplace(m.meter_id, &m);
   return index;
-}
-
-// The JSON text of `object` with `"key":number` added, the number as exact
-// decimal text.
-std::string WithNumber(const nlohmann::json& object, std::string_view key,
-                       std::string_view number) {
-  std::string text = object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  text.pop_back();  // '}'
-  if (text.size() > 1) text.push_back(',');
-  text += nlohmann::json(std::string(key)).dump();
-  text.push_back(':');
-  text.append(number);
-  text.push_back('}');
-  return text;
 }
 
 // Azure's way of writing a time in usage answers: "2026-11-01T00:00:00+00:00".
@@ -168,59 +155,122 @@ absl::StatusOr<CommerceQuery> ParseCommerceQuery(const RequestContext& context,
   return q;
 }
 
-// One page of aggregates as an ARM list: items from the token's offset, a
-// nextLink with every parameter and the next token when more remain.
+// What a continuation token is bound to: the caller (by the token) and the
+// query's canonical parameters.
+std::string Binding(const CommerceQuery& query, const Guid& subscription,
+                    std::string_view binding) {
+  return query.Canonical(subscription) + "|" + std::string(binding);
+}
+
+// A page's start as a token's payload: the last item's key.
+std::string EncodeKey(const UsageAggregateKey& k) {
+  nlohmann::json j = {{"s", k.start.unix_seconds()}};
+  for (const auto& [name, id] :
+       {std::pair{"b", &k.billed_subscription_id}, std::pair{"t", &k.tenant_id},
+        std::pair{"m", &k.meter_id}, std::pair{"c", &k.cloud_id},
+        std::pair{"l", &k.local_subscription_id}}) {
+    if (*id) j[name] = (*id)->ToString();
+  }
+  if (k.resource_uri) j["r"] = *k.resource_uri;
+  return j.dump();
+}
+
+absl::StatusOr<UsageAggregateKey> DecodeKey(std::string_view payload) {
+  const nlohmann::json j = nlohmann::json::parse(payload, nullptr, false);
+  const absl::Status invalid =
+      InvalidArgumentError("InvalidContinuationToken", "the continuation token is malformed");
+  if (!j.is_object() || !j.contains("s") || !j["s"].is_number_integer()) return invalid;
+  UsageAggregateKey k;
+  k.start = Timestamp::FromUnixSeconds(j["s"].get<std::int64_t>());
+  for (const auto& [name, id] :
+       {std::pair{"b", &k.billed_subscription_id}, std::pair{"t", &k.tenant_id},
+        std::pair{"m", &k.meter_id}, std::pair{"c", &k.cloud_id},
+        std::pair{"l", &k.local_subscription_id}}) {
+    if (!j.contains(name)) continue;
+    if (!j[name].is_string()) return invalid;
+    absl::StatusOr<Guid> guid = Guid::Parse(j[name].get<std::string>());
+    if (!guid.ok()) return invalid;
+    *id = *guid;
+  }
+  if (j.contains("r")) {
+    if (!j["r"].is_string()) return invalid;
+    k.resource_uri = j["r"].get<std::string>();
+  }
+  return k;
+}
+
+// Where the page asked for starts: after the key its verified token carries.
+absl::Status ApplyContinuation(const RequestContext& context, const ContinuationTokens& tokens,
+                               const CommerceQuery& query, const Guid& subscription,
+                               std::string_view binding, UsageAggregateFilter& filter) {
+  filter.limit = kCommercePageSize + 1;  // one more: is there a next page?
+  if (query.continuation_token.empty()) return absl::OkStatus();
+  STACKBILL_ASSIGN_OR_RETURN(
+      const std::string payload,
+      tokens.Verify(context.caller.principal_id, Binding(query, subscription, binding),
+                    query.continuation_token));
+  STACKBILL_ASSIGN_OR_RETURN(filter.after, DecodeKey(payload));
+  return absl::OkStatus();
+}
+
+// One page of aggregates as an ARM list — the store's answer after the
+// token's key, one more than a page when more remain — with a nextLink that
+// carries every parameter and the next token.
 absl::StatusOr<HttpResponse> CommercePage(
     const RequestContext& context, const ContinuationTokens& tokens, const CommerceQuery& query,
     const Guid& scope_subscription, std::string_view collection, std::string_view binding,
     const std::vector<UsageAggregate>& items, const MeterIndex& meters,
     const std::vector<std::pair<std::string, std::string>>& parameters) {
-  const std::string bound = query.Canonical(scope_subscription) + "|" + std::string(binding);
-  std::size_t offset = 0;
-  if (!query.continuation_token.empty()) {
-    STACKBILL_ASSIGN_OR_RETURN(
-        const std::uint64_t at,
-        tokens.Verify(context.caller.principal_id, bound, query.continuation_token));
-    offset = static_cast<std::size_t>(at);
-  }
-  const std::size_t end = std::min(items.size(), offset + kCommercePageSize);
+  const std::string bound = Binding(query, scope_subscription, binding);
+  const std::size_t end = std::min(items.size(), kCommercePageSize);
   const std::string granularity = query.hourly ? "Hourly" : "Daily";
+  // Written without a DOM: a page is a thousand items (strings escaped by
+  // AppendJsonString, the quantity as its exact decimal text).
+  const std::string type(collection.substr(0, collection.size() - 1));  // "…/UsageAggregate"
+  const std::string id_prefix =
+      fmt::format("/subscriptions/{}/providers/{}/", scope_subscription.ToString(), collection);
   std::string body = "{\"value\":[";
-  for (std::size_t i = offset; i < end; ++i) {
+  body.reserve(end * 1024);
+  for (std::size_t i = 0; i < end; ++i) {
     const UsageAggregate& a = items[i];
     const Guid subscription =
         a.local_subscription_id.value_or(a.billed_subscription_id.value_or(scope_subscription));
     const Meter* meter = nullptr;
     if (auto it = meters.find(*a.meter_id); it != meters.end()) meter = it->second;
-    // A name unique within the answer: granularity, start, meter and (with
-    // details) the resource.
+    // A name unique within the answer: granularity, start, meter, subscription
+    // and (with details) the resource.
     std::string name = fmt::format("{}_{}_{}_{}", granularity, a.start.ToString().substr(0, 13),
                                    a.meter_id->ToString(), subscription.ToString());
     if (a.resource_uri) name += "_" + StrongETag(*a.resource_uri).substr(1, 16);
-    nlohmann::json properties = {{"subscriptionId", subscription.ToString()},
-                                 {"usageStartTime", AzureTime(a.start)},
-                                 {"usageEndTime", AzureTime(a.end)},
-                                 {"meterName", meter != nullptr ? meter->name : ""},
-                                 {"meterCategory", meter != nullptr ? meter->category : ""},
-                                 {"unit", meter != nullptr ? meter->unit : ""},
-                                 {"meterId", a.meter_id->ToString()},
-                                 {"infoFields", nlohmann::json::object()}};
-    if (a.resource_uri) properties["instanceData"] = a.instance_data;
-    nlohmann::json item = {{"id", fmt::format("/subscriptions/{}/providers/{}/{}",
-                                              scope_subscription.ToString(), collection, name)},
-                           {"name", name},
-                           // The item type is the collection's singular ("…/UsageAggregate").
-                           {"type", std::string(collection.substr(0, collection.size() - 1))}};
-    std::string text = item.dump();
-    text.pop_back();
-    text += ",\"properties\":" + WithNumber(properties, "quantity", a.quantity.ToString()) + "}";
-    if (i > offset) body.push_back(',');
-    body += text;
+    if (i > 0) body.push_back(',');
+    body += "{\"id\":";
+    AppendJsonString(id_prefix + name, body);
+    body += ",\"name\":";
+    AppendJsonString(name, body);
+    body += ",\"type\":";
+    AppendJsonString(type, body);
+    body += ",\"properties\":{\"subscriptionId\":\"" + subscription.ToString() +
+            "\",\"usageStartTime\":\"" + AzureTime(a.start) + "\",\"usageEndTime\":\"" +
+            AzureTime(a.end) + "\",\"meterName\":";
+    AppendJsonString(meter != nullptr ? meter->name : "", body);
+    body += ",\"meterCategory\":";
+    AppendJsonString(meter != nullptr ? meter->category : "", body);
+    body += ",\"unit\":";
+    AppendJsonString(meter != nullptr ? meter->unit : "", body);
+    body += ",\"infoFields\":{}";
+    if (a.resource_uri) {
+      body += ",\"instanceData\":";
+      AppendJsonString(a.instance_data, body);
+    }
+    body += ",\"meterId\":\"" + a.meter_id->ToString() +
+            "\",\"quantity\":" + a.quantity.ToString() + "}}";
   }
   body += "]";
   if (end < items.size()) {
     std::vector<std::pair<std::string, std::string>> next = parameters;
-    next.emplace_back("continuationToken", tokens.Issue(context.caller.principal_id, bound, end));
+    next.emplace_back("continuationToken",
+                      tokens.Issue(context.caller.principal_id, bound,
+                                   EncodeKey(UsageAggregateKey::Of(items[end - 1]))));
     body += ",\"nextLink\":" +
             nlohmann::json(NextLink(context.public_base_url, context.request.path, next)).dump();
   }
@@ -255,6 +305,8 @@ RouteHandler UsageAggregates(const Service& service, const Tokens& tokens) {
         .by_subscription = true,
         .by_meter = true,
         .by_resource = query.show_details};
+    STACKBILL_RETURN_IF_ERROR(
+        ApplyContinuation(context, *tokens, query, subscription, "commerce", filter));
     STACKBILL_ASSIGN_OR_RETURN(
         const std::vector<UsageAggregate> items,
         service->SubscriptionUsage(context.caller, subscription, filter, context.now));
@@ -302,6 +354,8 @@ RouteHandler SubscriberUsageAggregates(const Service& service, const Tokens& tok
       parameters.emplace_back("subscriberId", id->ToString());
       binding += "|" + id->ToString();
     }
+    STACKBILL_RETURN_IF_ERROR(
+        ApplyContinuation(context, *tokens, query, subscription, binding, filter));
     STACKBILL_ASSIGN_OR_RETURN(
         const std::vector<UsageAggregate> items,
         service->ProviderUsage(context.caller, subscription, filter, context.now));

@@ -462,6 +462,49 @@ enum class UsageTimeBasis {
 };
 enum class UsageGranularity { kHour, kDay, kMonth };
 
+// One aggregate: the usage in one usage-time bucket [start, end) of one
+// combination of the requested dimensions (the others are unset).
+struct UsageAggregate {
+  Timestamp start;
+  Timestamp end;
+  std::optional<Guid> billed_subscription_id{};
+  std::optional<Guid> tenant_id{};
+  std::optional<Guid> meter_id{};
+  std::optional<Guid> cloud_id{};
+  std::optional<Guid> local_subscription_id{};
+  std::optional<std::string> resource_uri{};
+  std::string instance_data{};  // per resource: the latest record's canonical instanceData
+  std::int64_t records = 0;
+  Quantity quantity{};
+  friend bool operator==(const UsageAggregate&, const UsageAggregate&) = default;
+};
+
+// Where an aggregate sorts in AggregateUsage's order — (start, subscription,
+// tenant, meter, stack, stack-local subscription, resource), unset before
+// set — for paging: the next page starts after the last aggregate's key.
+struct UsageAggregateKey {
+  Timestamp start;
+  std::optional<Guid> billed_subscription_id{};
+  std::optional<Guid> tenant_id{};
+  std::optional<Guid> meter_id{};
+  std::optional<Guid> cloud_id{};
+  std::optional<Guid> local_subscription_id{};
+  std::optional<std::string> resource_uri{};
+
+  static UsageAggregateKey Of(const UsageAggregate& a) {
+    return {a.start,    a.billed_subscription_id, a.tenant_id,   a.meter_id,
+            a.cloud_id, a.local_subscription_id,  a.resource_uri};
+  }
+  friend bool operator==(const UsageAggregateKey&, const UsageAggregateKey&) = default;
+  friend auto operator<=>(const UsageAggregateKey&, const UsageAggregateKey&) = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const UsageAggregateKey& k) {
+    return H::combine(std::move(h), k.start.unix_seconds(), k.start.nanos(),
+                      k.billed_subscription_id, k.tenant_id, k.meter_id, k.cloud_id,
+                      k.local_subscription_id, k.resource_uri);
+  }
+};
+
 struct UsageAggregateFilter {
   UsageTimeBasis basis = UsageTimeBasis::kReported;
   // The window, [from, to), on `basis`: whole UTC hours (InvalidArgument /
@@ -484,23 +527,10 @@ struct UsageAggregateFilter {
   bool by_stack = false;
   bool by_local_subscription = false;
   bool by_resource = false;
-};
-
-// One aggregate: the usage in one usage-time bucket [start, end) of one
-// combination of the requested dimensions (the others are unset).
-struct UsageAggregate {
-  Timestamp start;
-  Timestamp end;
-  std::optional<Guid> billed_subscription_id{};
-  std::optional<Guid> tenant_id{};
-  std::optional<Guid> meter_id{};
-  std::optional<Guid> cloud_id{};
-  std::optional<Guid> local_subscription_id{};
-  std::optional<std::string> resource_uri{};
-  std::string instance_data{};  // per resource: the latest record's canonical instanceData
-  std::int64_t records = 0;
-  Quantity quantity{};
-  friend bool operator==(const UsageAggregate&, const UsageAggregate&) = default;
+  // Paging: only the aggregates after `after` in the result's order, and at
+  // most `limit` of them (0: all).
+  std::optional<UsageAggregateKey> after{};
+  std::size_t limit = 0;
 };
 
 // A re-route (R13): a stored record's new routing and reported time.

@@ -1,5 +1,7 @@
 #include "wire/json_syntax.h"
 
+#include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -46,6 +48,22 @@ std::optional<JsonError> FirstJsonError(std::string_view text) {
   }
   // A parse that stopped without an error event cannot happen; be safe.
   return finder.found() ? finder.found() : JsonError{.offset = 0, .number_out_of_range = false};
+}
+
+void AppendJsonString(std::string_view text, std::string& out) {
+  out.push_back('"');
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (u < 0x20) {
+      out.append(fmt::format("\\u{:04x}", u));
+    } else {
+      out.push_back(c);
+    }
+  }
+  out.push_back('"');
 }
 
 }  // namespace stackbill

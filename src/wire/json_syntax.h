@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace stackbill {
@@ -25,5 +26,10 @@ struct JsonError {
 
 // The first error of `text` as one JSON text, or nullopt when it is JSON.
 std::optional<JsonError> FirstJsonError(std::string_view text);
+
+// Appends `text` as a JSON string literal, escaped one way only (the
+// canonical form: \" \\ and \u00XX for control characters; everything else,
+// UTF-8 included, as is) — for JSON written without a DOM.
+void AppendJsonString(std::string_view text, std::string& out);
 
 }  // namespace stackbill

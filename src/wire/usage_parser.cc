@@ -33,25 +33,6 @@ std::string Lower(std::string_view text) {
   return out;
 }
 
-// Appends `text` as a JSON string literal, escaped one way only (the
-// canonical form: \" \\ and \u00XX for control characters; everything else,
-// UTF-8 included, as is).
-void AppendJsonString(std::string_view text, std::string& out) {
-  out.push_back('"');
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (u < 0x20) {
-      out.append(fmt::format("\\u{:04x}", u));
-    } else {
-      out.push_back(c);
-    }
-  }
-  out.push_back('"');
-}
-
 // Stable storage for strings that must outlive simdjson's buffers: blocks
 // that are never reallocated, so views into them stay valid until Reset(),
 // which keeps the memory for the next body.

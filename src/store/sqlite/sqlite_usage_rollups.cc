@@ -1,6 +1,7 @@
 #include "store/sqlite/sqlite_usage_rollups.h"
 
 #include <algorithm>
+#include <tuple>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -224,6 +225,125 @@ std::string InList(std::string_view column, std::size_t n) {
 
 }  // namespace
 
+namespace {
+
+// One reported day's rows of a subscription in item order — (usage day,
+// meter, resource) — for the merge below.
+struct DayCursor {
+  DayCursor(Statement s, std::int64_t day) : stmt(std::move(s)), reported(day) {}
+  Statement stmt;
+  std::int64_t reported;
+  bool valid = false;
+  std::int64_t usage = 0;
+  Guid meter;
+  std::string resource;
+  Quantity quantity;
+  std::int64_t records = 0;
+  std::string instance_data;
+
+  absl::Status Advance() {
+    STACKBILL_ASSIGN_OR_RETURN(valid, stmt.Step());
+    if (!valid) return absl::OkStatus();
+    usage = stmt.ReadInt();
+    meter = stmt.ReadGuid();
+    resource.assign(stmt.ReadTextView());
+    quantity = stmt.ReadDecimal<QuantityTraits>();
+    records = stmt.ReadInt();
+    instance_data.assign(stmt.ReadTextView());
+    return stmt.read_status();
+  }
+  auto Key() const { return std::tie(usage, meter, resource); }
+};
+
+// One page of a subscription's per-resource Daily usage — the Commerce API's
+// page — without summing the whole window: the subscription's rows of each
+// reported day in the window (by usage time: from the day before the window
+// to its latest report) are read in item order and merged until the page is
+// full, so a page reads about its own items' rows whatever the window holds.
+// The same result as the general path, page by page.
+absl::StatusOr<std::vector<UsageAggregate>> PageOfResourceDays(Connection& c,
+                                                               const UsageAggregateFilter& f) {
+  const Guid subscription = f.billed_subscription_ids->front();
+  const std::int64_t from_day = Bucket(f.from, kDay);
+  const std::int64_t to_day = Bucket(f.to, kDay);
+  const bool by_usage = f.basis == UsageTimeBasis::kUsage;
+  std::int64_t first = from_day;
+  std::int64_t last = to_day - 1;
+  if (by_usage) {
+    // A record is reported after its usage (at most a day before, with the
+    // ingest's future skew), so its reported day is from the day before.
+    STACKBILL_ASSIGN_OR_RETURN(
+        Statement latest,
+        c.Prepare("SELECT reported_bucket FROM usage_rollup_resource_days "
+                  "WHERE billed_subscription_id = ? ORDER BY reported_bucket DESC LIMIT 1"));
+    latest.BindGuid(subscription);
+    STACKBILL_ASSIGN_OR_RETURN(bool row, latest.Step());
+    if (!row) return std::vector<UsageAggregate>{};
+    first = from_day - 1;
+    last = latest.ReadInt();
+  }
+  std::vector<UsageAggregate> page;
+  if (last < first) return page;
+  std::string sql =
+      "SELECT usage_bucket, meter_id, resource_uri, quantity, records, instance_data "
+      "FROM usage_rollup_resource_days WHERE billed_subscription_id = ? AND reported_bucket = ?";
+  if (by_usage) sql += " AND usage_bucket >= ? AND usage_bucket < ?";
+  if (f.after) sql += " AND (usage_bucket, meter_id, resource_uri) > (?, ?, ?)";
+  sql += " ORDER BY usage_bucket, meter_id, resource_uri";
+  std::vector<DayCursor> cursors;
+  cursors.reserve(static_cast<std::size_t>(last - first + 1));
+  for (std::int64_t day = first; day <= last; ++day) {
+    STACKBILL_ASSIGN_OR_RETURN(Statement stmt, c.Prepare(sql));
+    stmt.BindGuid(subscription).BindInt(day);
+    if (by_usage) stmt.BindInt(from_day).BindInt(to_day);
+    if (f.after) {
+      stmt.BindInt(Bucket(f.after->start, kDay))
+          .BindGuid(f.after->meter_id.value_or(Guid()))
+          .BindText(f.after->resource_uri.value_or(""));
+    }
+    DayCursor& cursor = cursors.emplace_back(std::move(stmt), day);
+    STACKBILL_RETURN_IF_ERROR(cursor.Advance());
+  }
+  // The cursor with the smallest current item, the latest day on ties.
+  auto next = [&]() -> DayCursor* {
+    DayCursor* best = nullptr;
+    for (DayCursor& cursor : cursors) {
+      if (cursor.valid && (best == nullptr || cursor.Key() < best->Key())) best = &cursor;
+    }
+    return best;
+  };
+  while (page.size() < f.limit) {
+    DayCursor* head = next();
+    if (head == nullptr) break;
+    UsageAggregate& a = page.emplace_back();
+    a.start = Timestamp::FromUnixSeconds(head->usage * kDay);
+    a.end = a.start.AddDays(1);
+    if (f.by_subscription) a.billed_subscription_id = subscription;
+    a.meter_id = head->meter;
+    a.resource_uri = head->resource;
+    std::int64_t latest_report = head->reported;
+    a.instance_data = head->instance_data;
+    const std::int64_t usage = head->usage;
+    const Guid meter = head->meter;
+    const std::string resource = head->resource;
+    for (DayCursor& cursor : cursors) {
+      while (cursor.valid && cursor.usage == usage && cursor.meter == meter &&
+             cursor.resource == resource) {
+        STACKBILL_ASSIGN_OR_RETURN(a.quantity, a.quantity.Add(cursor.quantity));
+        a.records += cursor.records;
+        if (cursor.reported >= latest_report) {
+          latest_report = cursor.reported;
+          a.instance_data = cursor.instance_data;
+        }
+        STACKBILL_RETURN_IF_ERROR(cursor.Advance());
+      }
+    }
+  }
+  return page;
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<UsageAggregate>> AggregateUsageRollups(Connection& c,
                                                                   const UsageAggregateFilter& f) {
   if (f.from >= f.to || !f.from.IsHourAligned() || !f.to.IsHourAligned()) {
@@ -234,6 +354,12 @@ absl::StatusOr<std::vector<UsageAggregate>> AggregateUsageRollups(Connection& c,
   }
   const bool day_aligned = f.from == f.from.TruncateToDay() && f.to == f.to.TruncateToDay();
   const bool days = day_aligned && f.granularity != UsageGranularity::kHour;
+  if (days && f.granularity == UsageGranularity::kDay && f.limit > 0 && f.by_resource &&
+      f.by_meter && !f.by_tenant && !f.by_stack && !f.by_local_subscription && !f.cloud_ids &&
+      !f.local_subscription_ids && f.billed_subscription_ids &&
+      f.billed_subscription_ids->size() == 1) {
+    return PageOfResourceDays(c, f);
+  }
   // The source: a rollup table, or — per resource by the hour — the records
   // themselves, read through the (subscription, reported time) and
   // (subscription, usage time) indexes: hourly records are that rollup.
@@ -334,7 +460,11 @@ absl::StatusOr<std::vector<UsageAggregate>> AggregateUsageRollups(Connection& c,
   std::sort(out.begin(), out.end(), [](const Summed& a, const Summed& b) { return a.key < b.key; });
   std::vector<UsageAggregate> result;
   result.reserve(out.size());
-  for (Summed& s : out) result.push_back(std::move(s.aggregate));
+  for (Summed& s : out) {
+    if (f.after && !(UsageAggregateKey::Of(s.aggregate) > *f.after)) continue;
+    if (f.limit > 0 && result.size() == f.limit) break;
+    result.push_back(std::move(s.aggregate));
+  }
   return result;
 }
 

@@ -1495,6 +1495,53 @@ TEST_P(StoreContract, UsageAggregatesAreExactUnderIngestRerouteAndSupersede) {
   ExpectAggregatesMatchRecords(store());
 }
 
+// Pages of `limit` continuing after the last key give the whole result.
+void ExpectPagesMatchTheWhole(Store& store, UsageAggregateFilter f, std::size_t limit) {
+  ASSERT_OK_AND_ASSIGN(std::vector<UsageAggregate> whole, store.usage().AggregateUsage(f));
+  std::vector<UsageAggregate> paged;
+  f.limit = limit;
+  for (int guard = 0; guard < 1000; ++guard) {
+    ASSERT_OK_AND_ASSIGN(std::vector<UsageAggregate> page, store.usage().AggregateUsage(f));
+    ASSERT_LE(page.size(), limit);
+    paged.insert(paged.end(), page.begin(), page.end());
+    if (page.size() < limit) break;
+    f.after = UsageAggregateKey::Of(page.back());
+  }
+  EXPECT_EQ(paged, whole) << Describe(f);
+  EXPECT_FALSE(whole.empty()) << Describe(f);
+}
+
+TEST_P(StoreContract, UsageAggregatesPageAfterAKey) {
+  ASSERT_OK(store().usage().WriteUsage(AggregateFixture()));
+  for (UsageTimeBasis basis : {UsageTimeBasis::kReported, UsageTimeBasis::kUsage}) {
+    // The Commerce page: one subscription, per meter and resource, by day.
+    UsageAggregateFilter commerce{.basis = basis,
+                                  .from = kT0,
+                                  .to = kT0.AddDays(10),
+                                  .granularity = UsageGranularity::kDay,
+                                  .billed_subscription_ids = std::vector<Guid>{G(2, 1)},
+                                  .by_subscription = true,
+                                  .by_meter = true,
+                                  .by_resource = true};
+    ExpectPagesMatchTheWhole(store(), commerce, 4);
+    ExpectPagesMatchTheWhole(store(), commerce, 1);
+    commerce.from = kT0.AddDays(1);
+    commerce.to = kT0.AddDays(3);
+    ExpectPagesMatchTheWhole(store(), commerce, 3);
+    // Anything else pages the same way.
+    ExpectPagesMatchTheWhole(store(),
+                             {.basis = basis,
+                              .from = Hours(5),
+                              .to = Hours(53),
+                              .granularity = UsageGranularity::kHour,
+                              .by_subscription = true,
+                              .by_tenant = true,
+                              .by_meter = true,
+                              .by_local_subscription = true},
+                             7);
+  }
+}
+
 TEST_P(StoreContract, UsageAggregatesKeepToTheVisibleSubscriptionsAndStacks) {
   ASSERT_OK(store().usage().WriteUsage(AggregateFixture()));
   UsageAggregateFilter f{.from = kT0, .to = kT0.AddDays(10), .by_subscription = true};
