@@ -2,9 +2,11 @@
 # bench/query_bench.sh [VMS] [REQUESTS]
 #
 # Usage-query latencies over HTTPS with keep-alive on loopback (SPEC §7,
-# docs/PERFORMANCE.md). A simulated month of the demo world (VMS VMs per
-# stack-local subscription, default 80: about 1.1M records on stacks 1 and 2)
-# is forwarded to one `stackbill serve` on the embedded SQLite store; then
+# docs/PERFORMANCE.md). A simulated month of a world — WORLD (default the
+# demo world, whose lab stack is left out; bench/big_world.sh makes one with
+# thousands of customers) with VMS VMs per stack-local subscription (default
+# 80: about 1.1M records for the demo world) — is forwarded (one forwarder
+# per stack) to one `stackbill serve` on the embedded SQLite store; then
 #   * one 1,000-item page of a month of Daily UsageAggregates, with details,
 #     for the subscription with the most usage — REQUESTS times (default 200)
 #     on one connection: p50 and p99;
@@ -36,15 +38,17 @@ server_pid=$!
 sb_wait_for_port "$dir/port" "$server_pid" 60 serve
 endpoint="https://127.0.0.1:$(cat "$dir/port")"
 sb_login "$endpoint"
-applied=$("$bin" world apply data/worlds/demo.json)
+world=${WORLD:-data/worlds/demo.json}
+applied=$("$bin" world apply "$world")
 
 month=2026-11
 echo "bench: simulating $month (VMs per local subscription: $vms) and forwarding it" >&2
-"$bin" simulate --world data/worlds/demo.json --month "$month" --seed 11 --vms "$vms" \
+"$bin" simulate --world "$world" --month "$month" --seed 11 --vms "$vms" \
   --out "$dir/usage" --quiet >/dev/null
-rm -rf "$dir/usage/stack3-lab"
+rm -rf "$dir/usage/stack3-lab"  # the demo world's lab stack
 pids=()
-for stack in stack1 stack2; do
+for stack_dir in "$dir"/usage/*/; do
+  stack=$(basename "$stack_dir")
   line=$(grep "activation key for stack $stack " <<<"$applied")
   cloud=$(sed -n 's/.*(cloud \([0-9a-f-]*\)).*/\1/p' <<<"$line")
   (umask 077 && printf '%s\n' "${line##*: }" >"$dir/$stack.key")

@@ -454,9 +454,24 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const SqliteOptions& op
   // journal_mode=WAL is persistent in the file; switching needs a lock that
   // the busy timeout waits for.
   if (!memory) STACKBILL_RETURN_IF_ERROR(SetWal(*writer));
+  if (!memory) {
+    STACKBILL_RETURN_IF_ERROR(
+        writer->Exec(Cat("PRAGMA journal_size_limit = ", std::to_string(options.wal_limit_bytes))));
+  }
   STACKBILL_RETURN_IF_ERROR(Migrate(*writer, SchemaMigrations()));
 
   std::unique_ptr<Database> database(new Database());
+  if (!memory) {
+    database->wal_limit_frames_ = static_cast<int>(
+        std::min<std::int64_t>(INT_MAX, std::max<std::int64_t>(1, options.wal_limit_bytes / 4096)));
+    sqlite3_wal_hook(
+        writer->handle(),
+        [](void* frames, sqlite3*, const char*, int pages) {
+          static_cast<std::atomic<int>*>(frames)->store(pages);
+          return SQLITE_OK;
+        },
+        &database->wal_frames_);
+  }
   if (!memory) {
     ConnectionOptions reader_options = writer_options;
     reader_options.query_only = true;
@@ -519,7 +534,16 @@ absl::Status Database::Write(absl::FunctionRef<absl::Status(Connection&)> body) 
   absl::Status status = body(connection);
   if (status.ok()) {
     status = connection.Run("COMMIT");
-    if (status.ok()) return status;
+    if (status.ok()) {
+      if (wal_limit_frames_ > 0 && wal_frames_.load() > wal_limit_frames_) {
+        // The background checkpoints fell behind: checkpoint everything now
+        // (waiting for readers up to the busy timeout), so that the next
+        // transaction starts the WAL from its beginning. A failure leaves the
+        // WAL to the next commit; the commit itself stands.
+        (void)connection.Exec("PRAGMA wal_checkpoint(RESTART)");
+      }
+      return status;
+    }
   }
   // The rollback's own failure (e.g. the transaction was already rolled back
   // by SQLite after an I/O error) adds nothing to `status`.

@@ -13,6 +13,7 @@
 //   enums      stable TEXT codes (sqlite_codec.h)
 //   bool       INTEGER 0/1
 
+#include <atomic>
 #include <chrono>
 #include <concepts>
 #include <condition_variable>
@@ -249,7 +250,11 @@ class Database {
   // std::mutex rather than absl::Mutex: Debian's Abseil is not built for
   // ThreadSanitizer, which would not see absl::Mutex synchronise.
   std::mutex writer_mu_;
-  std::unique_ptr<Connection> writer_;                // guarded by writer_mu_
+  std::unique_ptr<Connection> writer_;  // guarded by writer_mu_
+  // Frames in the WAL after the writer's last commit (its WAL hook), and the
+  // count past which Write checkpoints it whole (SqliteOptions::wal_limit_bytes).
+  std::atomic<int> wal_frames_{0};
+  int wal_limit_frames_ = 0;                          // 0: no bound (in-memory)
   std::vector<std::unique_ptr<Connection>> readers_;  // fixed after Open
   std::mutex pool_mu_;
   std::condition_variable reader_released_;

@@ -45,6 +45,12 @@ struct SqliteOptions {
   // reader's. Upper bounds; SQLite allocates as pages are read.
   std::int64_t writer_cache_kib = std::int64_t{256} * 1024;
   std::int64_t reader_cache_kib = std::int64_t{32} * 1024;
+  // The WAL's bound: once a commit leaves more than this in the WAL (the
+  // background checkpoints fell behind a stream of commits), the writer
+  // checkpoints it whole (RESTART) before the next transaction, and the file
+  // is cut back to this size. Without it a busy ingest grows the WAL without
+  // end.
+  std::int64_t wal_limit_bytes = std::int64_t{256} * 1024 * 1024;
 };
 
 // The schema version this binary creates and understands.

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -229,6 +230,42 @@ TEST(SqliteStoreTest, RollupsAreBuiltFromTheRecordsOfAnOlderDatabase) {
   EXPECT_EQ(*rebuilt, expected);
   RawDb db = OpenRaw(path);
   EXPECT_EQ(QueryText(db.get(), "SELECT built FROM usage_rollup_state"), "1");
+}
+
+// A stream of commits faster than the background checkpoints does not grow
+// the WAL without bound (SqliteOptions::wal_limit_bytes).
+TEST(SqliteStoreTest, TheWalStaysNearItsLimitUnderAStreamOfCommits) {
+  const std::string path = NewDatabasePath();
+  SqliteOptions options;
+  options.path = path;
+  options.reader_connections = 1;
+  options.wal_limit_bytes = 1024 * 1024;
+  auto store = OpenSqliteStore(options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  const Timestamp t0 = Timestamp::FromUnixSeconds(1793491200);
+  std::uintmax_t largest = 0;
+  for (int batch = 0; batch < 40; ++batch) {
+    std::vector<UsageRecord> records;
+    for (int n = 0; n < 500; ++n) {
+      UsageRecord r;
+      r.cloud_id = *Guid::Parse("30000000-0000-0000-0000-000000000001");
+      r.identity = "identity-" + std::to_string(batch) + "-" + std::to_string(n);
+      r.content_hash = "hash";
+      r.meter_id = *Guid::Parse("50000000-0000-0000-0000-000000000001");
+      r.quantity = *Quantity::Parse("1");
+      r.usage_start = t0.AddHours(n % 24);
+      r.usage_end = r.usage_start.AddHours(1);
+      r.resource_uri = "/vm" + std::to_string(batch * 500 + n) + std::string(200, 'x');
+      r.instance_data = std::string(300, 'y');
+      r.reported_time = t0.AddDays(1);
+      records.push_back(r);
+    }
+    ASSERT_TRUE((*store)->usage().WriteUsage(records).ok());
+    std::error_code error;
+    largest = std::max(largest, std::filesystem::file_size(path + "-wal", error));
+  }
+  // ~14 MiB were written; the WAL holds about one limit plus a transaction.
+  EXPECT_LT(largest, std::uintmax_t{6} * 1024 * 1024);
 }
 
 TEST(SqliteStoreTest, FailedMigrationChangesNothing) {

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# bench/big_world.sh CUSTOMERS > world.json
+#
+# A world file (docs/WORLD.md) with one direct CSP partner, one multi-tenant
+# PayAsYouUse stack and CUSTOMERS customers, each with its own directory, a
+# CSP subscription registered on the stack from the start of November 2026,
+# and a stack-local subscription: `stackbill simulate --vms N` then gives
+# every customer N VMs. For the query benchmark at scale (docs/PERFORMANCE.md):
+# bench/big_world.sh 3000 > /tmp/big.json && WORLD=/tmp/big.json bench/query_bench.sh 1
+set -euo pipefail
+customers=${1:?usage: big_world.sh CUSTOMERS}
+jq -n --argjson n "$customers" '
+  [range(0; $n)] as $c |
+  {
+    world: "big-\($n)",
+    description: "\($n) customers of one CSP on one stack (bench/big_world.sh)",
+    partners: [{id: "bigcsp", name: "Big CSP", kind: "direct", billingCurrency: "USD"}],
+    directories: ([
+      {displayName: "Big CSP", domains: ["bigcsp.onmicrosoft.com"], ownerPartner: "bigcsp"},
+      {displayName: "IUR Big CSP", domains: ["iurbigcsp.onmicrosoft.com"], ownerPartner: "bigcsp"}
+    ] + [$c[] | {displayName: "Customer \(.)", domains: ["customer\(.).onmicrosoft.com"]}]),
+    subscriptions: ([
+      {displayName: "Big CSP shared services", offerType: "APSS",
+       directory: "iurbigcsp.onmicrosoft.com", partner: "bigcsp"}
+    ] + [$c[] | {displayName: "Customer \(.) CSP", offerType: "CSP",
+                 directory: "customer\(.).onmicrosoft.com", partner: "bigcsp"}]),
+    principals: [
+      {name: "registrar@iurbigcsp.onmicrosoft.com", directory: "iurbigcsp.onmicrosoft.com",
+       roles: [{role: "Owner", subscription: "Big CSP shared services"}]}
+    ],
+    stacks: [
+      {name: "bigstack", deploymentDirectory: "bigcsp.onmicrosoft.com",
+       billingModel: "PayAsYouUse", multiTenant: true,
+       subscribers: [$c[] | {name: "customer\(.)", tenant: "customer\(.).onmicrosoft.com"}]}
+    ],
+    registrations: [
+      {name: "bigstack", resourceGroup: "azurestack", stack: "bigstack",
+       subscription: "Big CSP shared services",
+       registeredBy: "registrar@iurbigcsp.onmicrosoft.com",
+       customerSubscriptions: [$c[] | {subscription: "Customer \(.) CSP",
+                                       effectiveFrom: "2026-11-01T00:00:00Z"}]}
+    ]
+  }'
