@@ -6,33 +6,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { AzureStackManagementClient } from '@azure/arm-azurestack';
-
-const endpoint = process.env.STACKBILL_ENDPOINT;
-const adminToken = process.env.STACKBILL_TOKEN;
-assert.ok(endpoint && adminToken, 'STACKBILL_ENDPOINT and STACKBILL_TOKEN are required');
-
-async function api(method, path, body, token = adminToken) {
-  const response = await fetch(endpoint + path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  const json = text ? JSON.parse(text) : null;
-  if (response.status >= 400) {
-    throw new Error(`${method} ${path} -> ${response.status} ${text}`);
-  }
-  return json;
-}
-
-// A TokenCredential (@azure/core-auth) that hands the SDK a stackbill token.
-const credential = (token) => ({
-  getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3600 * 1000 }),
-});
-
-const registrationToken = (fields) =>
-  Buffer.from(JSON.stringify({ objectId: randomUUID(), issuer: 'stackbill-test', version: '1', ...fields }))
-    .toString('base64');
+import { adminToken, api, credential, endpoint, registrationToken } from './stackbill.mjs';
 
 const world = {};
 

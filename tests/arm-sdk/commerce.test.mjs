@@ -24,36 +24,12 @@ import {
   UsageManagementClient as HybridCommerceClient,
   getContinuationToken,
 } from '@azure/arm-commerce-profile-2020-09-01-hybrid';
-
-const endpoint = process.env.STACKBILL_ENDPOINT;
-const adminToken = process.env.STACKBILL_TOKEN;
-assert.ok(endpoint && adminToken, 'STACKBILL_ENDPOINT and STACKBILL_TOKEN are required');
+import { adminToken, api, call, credential, endpoint, registrationToken } from './stackbill.mjs';
 
 const METER = 'fab6eb84-500b-4a09-a8ca-7358f8bbaea5'; // Base VM Size Hours
 const VMS = 70;
 const HOURS = 24; // VMS x HOURS = 1680 resource-hours: two Commerce pages of at most 1000
 const HOUR = 3600 * 1000;
-
-async function call(method, path, body, { token = adminToken, contentType = 'application/json' } = {}) {
-  const response = await fetch(endpoint + path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': contentType },
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await response.text();
-  const json = text ? JSON.parse(text) : null;
-  if (response.status >= 400) throw new Error(`${method} ${path} -> ${response.status} ${text}`);
-  return json;
-}
-const api = (method, path, body, token) => call(method, path, body, { token });
-
-const credential = (token) => ({
-  getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3600 * 1000 }),
-});
-
-const registrationToken = (fields) =>
-  Buffer.from(JSON.stringify({ objectId: randomUUID(), issuer: 'stackbill-test', version: '1', ...fields }))
-    .toString('base64');
 
 const truncateToHour = (t) => new Date(Math.floor(t.getTime() / HOUR) * HOUR);
 const truncateToDay = (t) => new Date(Math.floor(t.getTime() / (24 * HOUR)) * 24 * HOUR);
