@@ -32,11 +32,7 @@ unset STACKBILL_ENDPOINT STACKBILL_TOKEN STACKBILL_CA_FILE
 fail() { echo "bench: $*" >&2; exit 1; }
 source tests/lib.sh
 sb_init_store
-"$bin" serve --db "$dir/s.db" --port 0 --port-file "$dir/port" \
-  --tls-cert "$dir/tls/cert.pem" --tls-key "$dir/tls/key.pem" >"$dir/serve.log" 2>&1 &
-server_pid=$!
-sb_wait_for_port "$dir/port" "$server_pid" 60 serve
-endpoint="https://127.0.0.1:$(cat "$dir/port")"
+sb_serve
 sb_login "$endpoint"
 world=${WORLD:-data/worlds/demo.json}
 applied=$("$bin" world apply "$world")

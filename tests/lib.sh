@@ -21,6 +21,17 @@ sb_wait_for_port() {
   done
 }
 
+# sb_serve [SERVE_FLAGS…]: `serve` on $dir/s.db over HTTPS on a free port
+# (log in $dir/serve.log); sets server_pid and endpoint once it listens.
+sb_serve() {
+  rm -f "$dir/port"
+  "$bin" serve --db "$dir/s.db" --port 0 --port-file "$dir/port" \
+    --tls-cert "$dir/tls/cert.pem" --tls-key "$dir/tls/key.pem" "$@" >"$dir/serve.log" 2>&1 &
+  server_pid=$!
+  sb_wait_for_port "$dir/port" "$server_pid" 60 serve
+  endpoint="https://127.0.0.1:$(cat "$dir/port")"
+}
+
 # sb_login ENDPOINT: the CLI profile for the PlatformAdmin at ENDPOINT.
 sb_login() {
   "$bin" login --endpoint "$1" --token "$admin_token" --ca-file "$dir/tls/cert.pem" \
