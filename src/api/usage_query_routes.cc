@@ -219,8 +219,10 @@ absl::Status ApplyContinuation(const RequestContext& context, const Continuation
 absl::StatusOr<HttpResponse> CommercePage(
     const RequestContext& context, const ContinuationTokens& tokens, const CommerceQuery& query,
     const Guid& scope_subscription, std::string_view collection, std::string_view binding,
-    const std::vector<UsageAggregate>& items, const MeterIndex& meters,
+    const std::vector<UsageAggregate>& items, UsageQueryService& service,
     const std::vector<std::pair<std::string, std::string>>& parameters) {
+  STACKBILL_ASSIGN_OR_RETURN(std::shared_ptr<const std::vector<Meter>> catalogue, service.Meters());
+  const MeterIndex meters = IndexMeters(*catalogue);
   const std::string bound = Binding(query, scope_subscription, binding);
   const std::size_t end = std::min(items.size(), kCommercePageSize);
   const std::string granularity = query.hourly ? "Hourly" : "Daily";
@@ -278,6 +280,16 @@ absl::StatusOr<HttpResponse> CommercePage(
   return HttpResponse::Json(200, std::move(body));
 }
 
+// The filter both Commerce APIs start from: the query's window, basis and
+// granularity, per meter; each adds its own dimensions.
+UsageAggregateFilter CommerceFilter(const CommerceQuery& q) {
+  return {.basis = q.by_usage_time ? UsageTimeBasis::kUsage : UsageTimeBasis::kReported,
+          .from = q.start,
+          .to = q.end,
+          .granularity = q.hourly ? UsageGranularity::kHour : UsageGranularity::kDay,
+          .by_meter = true};
+}
+
 std::vector<std::pair<std::string, std::string>> CommerceParameters(const CommerceQuery& q,
                                                                     std::string_view start_name,
                                                                     std::string_view end_name) {
@@ -297,22 +309,16 @@ RouteHandler UsageAggregates(const Service& service, const Tokens& tokens) {
     STACKBILL_ASSIGN_OR_RETURN(const Guid subscription, GuidParam(context, "subscriptionId"));
     STACKBILL_ASSIGN_OR_RETURN(const CommerceQuery query,
                                ParseCommerceQuery(context, "reportedStartTime", "reportedEndTime"));
-    UsageAggregateFilter filter{
-        .basis = query.by_usage_time ? UsageTimeBasis::kUsage : UsageTimeBasis::kReported,
-        .from = query.start,
-        .to = query.end,
-        .granularity = query.hourly ? UsageGranularity::kHour : UsageGranularity::kDay,
-        .by_subscription = true,
-        .by_meter = true,
-        .by_resource = query.show_details};
+    UsageAggregateFilter filter = CommerceFilter(query);
+    filter.by_subscription = true;
+    filter.by_resource = query.show_details;
     STACKBILL_RETURN_IF_ERROR(
         ApplyContinuation(context, *tokens, query, subscription, "commerce", filter));
     STACKBILL_ASSIGN_OR_RETURN(
         const std::vector<UsageAggregate> items,
         service->SubscriptionUsage(context.caller, subscription, filter, context.now));
-    STACKBILL_ASSIGN_OR_RETURN(std::shared_ptr<const std::vector<Meter>> meters, service->Meters());
     return CommercePage(context, *tokens, query, subscription, "Microsoft.Commerce/UsageAggregates",
-                        "commerce", items, IndexMeters(*meters),
+                        "commerce", items, *service,
                         CommerceParameters(query, "reportedStartTime", "reportedEndTime"));
   };
 }
@@ -333,14 +339,9 @@ RouteHandler SubscriberUsageAggregates(const Service& service, const Tokens& tok
     STACKBILL_ASSIGN_OR_RETURN(const Guid subscription, GuidParam(context, "subscriptionId"));
     STACKBILL_ASSIGN_OR_RETURN(const CommerceQuery query,
                                ParseCommerceQuery(context, "reportedStartTime", "reportedEndTime"));
-    UsageAggregateFilter filter{
-        .basis = query.by_usage_time ? UsageTimeBasis::kUsage : UsageTimeBasis::kReported,
-        .from = query.start,
-        .to = query.end,
-        .granularity = query.hourly ? UsageGranularity::kHour : UsageGranularity::kDay,
-        .by_meter = true,
-        .by_local_subscription = true,
-        .by_resource = true};
+    UsageAggregateFilter filter = CommerceFilter(query);
+    filter.by_local_subscription = true;
+    filter.by_resource = true;  // the provider API always lists instances
     std::vector<std::pair<std::string, std::string>> parameters =
         CommerceParameters(query, "reportedStartTime", "reportedEndTime");
     std::string binding = "provider";
@@ -359,10 +360,9 @@ RouteHandler SubscriberUsageAggregates(const Service& service, const Tokens& tok
     STACKBILL_ASSIGN_OR_RETURN(
         const std::vector<UsageAggregate> items,
         service->ProviderUsage(context.caller, subscription, filter, context.now));
-    STACKBILL_ASSIGN_OR_RETURN(std::shared_ptr<const std::vector<Meter>> meters, service->Meters());
     return CommercePage(context, *tokens, query, subscription,
                         "Microsoft.Commerce.Admin/subscriberUsageAggregates", binding, items,
-                        IndexMeters(*meters), parameters);
+                        *service, parameters);
   };
 }
 
