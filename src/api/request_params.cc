@@ -42,11 +42,11 @@ absl::StatusOr<std::optional<Timestamp>> TimeQuery(const RequestContext& context
   return *parsed;
 }
 
-absl::StatusOr<int> PageSize(const RequestContext& context, int default_size) {
+absl::StatusOr<int> PageSize(const RequestContext& context, int default_size, int max_size) {
   std::optional<std::string_view> top = context.request.Query("$top");
   if (!top) return default_size;
   int value = 0;
-  bool ok = !top->empty() && top->size() <= 4;
+  bool ok = !top->empty() && top->size() <= 9;
   for (char c : *top) {
     if (c < '0' || c > '9') {
       ok = false;
@@ -54,9 +54,9 @@ absl::StatusOr<int> PageSize(const RequestContext& context, int default_size) {
     }
     value = value * 10 + (c - '0');
   }
-  if (!ok || value < 1 || value > kMaxTop) {
-    return InvalidArgumentError("InvalidPageSize",
-                                fmt::format("'$top' must be a whole number from 1 to {}", kMaxTop));
+  if (!ok || value < 1 || value > max_size) {
+    return InvalidArgumentError(
+        "InvalidPageSize", fmt::format("'$top' must be a whole number from 1 to {}", max_size));
   }
   return value;
 }

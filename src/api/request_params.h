@@ -30,8 +30,9 @@ absl::StatusOr<std::optional<Guid>> GuidQuery(const RequestContext& context, std
 absl::StatusOr<std::optional<Timestamp>> TimeQuery(const RequestContext& context,
                                                    std::string_view name);
 
-// The page size of a list: $top when given (1..kMaxTop), else
+// The page size of a list: $top when given (1..max_size), else
 // `default_size`; InvalidArgument / "InvalidPageSize" otherwise.
-absl::StatusOr<int> PageSize(const RequestContext& context, int default_size);
+absl::StatusOr<int> PageSize(const RequestContext& context, int default_size,
+                             int max_size = kMaxTop);
 
 }  // namespace stackbill

@@ -41,6 +41,9 @@ using MeterIndex = absl::flat_hash_map<Guid, const Meter*>;
 
 constexpr std::string_view kCommerceApiVersion = "2015-06-01-preview";
 constexpr std::size_t kCommercePageSize = 1000;
+// /v1/usage pages by offset, each page summing the whole window again: a
+// month of thousands of subscriptions comes whole in one $top=100000 page.
+constexpr int kMaxV1UsageTop = 100000;
 
 MeterIndex IndexMeters(const std::vector<Meter>& meters) {
   MeterIndex index;
@@ -485,7 +488,7 @@ RouteHandler V1Usage(const Service& service) {
                                service->QueryUsage(context.caller, query.filter, context.now));
     STACKBILL_ASSIGN_OR_RETURN(std::shared_ptr<const std::vector<Meter>> meters, service->Meters());
     const MeterIndex index = IndexMeters(*meters);
-    STACKBILL_ASSIGN_OR_RETURN(const int page_size, PageSize(context, kMaxTop));
+    STACKBILL_ASSIGN_OR_RETURN(const int page_size, PageSize(context, kMaxTop, kMaxV1UsageTop));
     // Every parameter again on the nextLink: the next page is the same query.
     std::vector<std::pair<std::string, std::string>> parameters;
     for (const char* name : {"from", "to", "timeType", "granularity", "groupBy", "subscriptionId",

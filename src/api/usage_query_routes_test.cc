@@ -388,6 +388,14 @@ TEST_F(UsageQueryRoutesTest, V1UsageGroupsPagesAndExportsCsv) {
     for (const auto& [meter, q] : SumQuantities(page)) paged[meter] = *paged[meter].Add(q);
   }
   EXPECT_EQ(paged, StoredTotals(from, to, true));
+  // A page may hold up to 100,000 items (a month of thousands of
+  // subscriptions in one answer), no more.
+  Reply whole = Send("GET", "/v1/usage?" + window + "&groupBy=meter&$top=100000", "contoso-admin");
+  EXPECT_EQ(whole.status, 200);
+  EXPECT_EQ(whole.body["value"].size(), 26u);
+  EXPECT_FALSE(whole.body.contains("nextLink"));
+  EXPECT_EQ(Send("GET", "/v1/usage?" + window + "&$top=100001", "contoso-admin").code,
+            "InvalidPageSize");
   // CSV: a header and one line per item.
   Reply csv =
       Send("GET", "/v1/usage?" + window + "&groupBy=meter,resource&granularity=month&format=csv",

@@ -689,14 +689,16 @@ void RegisterUsageCommands(CLI::App& app, int& exit_code) {
         Opt(v, f, "--cloud-id", "cloudId", "Only this stack's usage");
       },
       [](const Fields& f) -> absl::StatusOr<ApiRequest> {
-        return Get("/v1/usage" + QueryOf(f, {{"from", "from"},
-                                             {"to", "to"},
-                                             {"timeType", "timeType"},
-                                             {"granularity", "granularity"},
-                                             {"groupBy", "groupBy"},
-                                             {"subscriptionId", "subscriptionId"},
-                                             {"cloudId", "cloudId"}}),
-                   true);
+        std::string query = QueryOf(f, {{"from", "from"},
+                                        {"to", "to"},
+                                        {"timeType", "timeType"},
+                                        {"granularity", "granularity"},
+                                        {"groupBy", "groupBy"},
+                                        {"subscriptionId", "subscriptionId"},
+                                        {"cloudId", "cloudId"}});
+        // The largest page: each page sums the window again.
+        query += (query.empty() ? "?" : "&") + std::string("$top=100000");
+        return Get("/v1/usage" + query, true);
       });
 
   Noun quarantine(app, "quarantine", "Quarantined usage records (SPEC §4, R10)", exit_code);

@@ -65,6 +65,7 @@ struct LocalSubscription {
   Guid tenant;
   bool tenant_in_record = false;  // no subscriber mapping: the record names it
   std::vector<Vm> vms;
+  int vm_count = 1;  // the subscriber's `vms`, else --vms
   std::uint64_t key = 0;
 };
 
@@ -351,6 +352,7 @@ absl::StatusOr<SimulationSummary> Simulate(const World& world, const SimulationO
                                        .tenant = s.tenant_id,
                                        .tenant_in_record = false,
                                        .vms = {},
+                                       .vm_count = s.vms.value_or(options.vms_per_subscription),
                                        .key = Mix(stack_key, i)});
     }
     if (subs.empty()) {
@@ -362,9 +364,10 @@ absl::StatusOr<SimulationSummary> Simulate(const World& world, const SimulationO
                             .tenant = stack.deployment_directory_id,
                             .tenant_in_record = true,
                             .vms = {},
+                            .vm_count = options.vms_per_subscription,
                             .key = Mix(stack_key, 0xffff)});
     }
-    for (LocalSubscription& s : subs) s.vms = PlanVms(s.key, options.vms_per_subscription, hours);
+    for (LocalSubscription& s : subs) s.vms = PlanVms(s.key, s.vm_count, hours);
     plan.subscriptions = std::move(subs);
     plans.push_back(std::move(plan));
   }

@@ -65,6 +65,16 @@ class Object {
     if (!member->is_boolean()) return Fault(PathOf(key), "must be true or false");
     return std::optional<bool>(member->get<bool>());
   }
+  // A whole number in [min, max] at `key`, when present.
+  absl::StatusOr<std::optional<int>> OptionalInt(std::string_view key, int min, int max) {
+    const Json* member = Take(key);
+    if (member == nullptr) return std::optional<int>();
+    if (!member->is_number_integer() || member->get<std::int64_t>() < min ||
+        member->get<std::int64_t>() > max) {
+      return Fault(PathOf(key), fmt::format("must be a whole number from {} to {}", min, max));
+    }
+    return std::optional<int>(member->get<int>());
+  }
   absl::StatusOr<std::optional<Guid>> OptionalGuid(std::string_view key) {
     auto text = OptionalString(key);
     if (!text.ok()) return text.status();
@@ -406,6 +416,7 @@ class Parser {
       WORLD_ASSIGN(sub_name, sub.String("name"));
       WORLD_ASSIGN(local_id, sub.OptionalGuid("localSubscriptionId"));
       WORLD_ASSIGN(tenant, DirectoryRef(sub, "tenant"));
+      WORLD_ASSIGN(vms, sub.OptionalInt("vms", 1, 1000000));
       WORLD_CHECK(sub.Finish());
       if (!names.insert(sub_name).second) {
         return Fault(sub.PathOf("name"), "duplicate subscriber " + sub_name);
@@ -414,7 +425,7 @@ class Parser {
                                    local_id ? *local_id
                                             : DerivedGuid(world_.name, "stack-subscription",
                                                           fmt::format("{}/{}", name, sub_name)),
-                                   tenant});
+                                   tenant, vms});
     }
     world_.stacks.push_back(std::move(stack));
     return absl::OkStatus();

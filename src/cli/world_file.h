@@ -69,6 +69,8 @@ struct WorldSubscriber {
   std::string name;
   Guid local_subscription_id;
   Guid tenant_id;
+  // `stackbill simulate` gives this subscription so many VMs instead of --vms.
+  std::optional<int> vms;
 };
 
 struct WorldStack {

@@ -79,6 +79,20 @@ TEST(WorldFileTest, ParsesAndResolvesEveryReference) {
             world->directories[1].id);  // R6: the subscription's own directory
   EXPECT_EQ(world->stacks[0].subscribers[0].tenant_id, world->directories[1].id);
   EXPECT_EQ(world->price_sheets, 1u);
+  EXPECT_EQ(world->stacks[0].subscribers[0].vms, std::nullopt);  // simulate's --vms
+}
+
+TEST(WorldFileTest, ASubscriberMayNameItsOwnNumberOfVms) {
+  auto world = ParseWorld(Replace(R"({"name": "vm", "tenant": "c.onmicrosoft.com"})",
+                                  R"({"name": "vm", "tenant": "c.onmicrosoft.com", "vms": 50})"));
+  ASSERT_TRUE(world.ok()) << world.status();
+  EXPECT_EQ(world->stacks[0].subscribers[0].vms, 50);
+  for (std::string_view bad : {"0", "2.5", "\"many\""}) {
+    ExpectFault(Replace(R"({"name": "vm", "tenant": "c.onmicrosoft.com"})",
+                        std::string(R"({"name": "vm", "tenant": "c.onmicrosoft.com", "vms": )") +
+                            std::string(bad) + "}"),
+                "stacks[0].subscribers[0].vms");
+  }
 }
 
 TEST(WorldFileTest, LeftOutGuidsAreDerivedTheSameWayEveryTime) {

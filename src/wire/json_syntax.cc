@@ -52,17 +52,25 @@ std::optional<JsonError> FirstJsonError(std::string_view text) {
 
 void AppendJsonString(std::string_view text, std::string& out) {
   out.push_back('"');
-  for (const char c : text) {
+  // Runs of characters that need no escape are appended whole: a page of
+  // usage items is mostly instanceData text.
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
     const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (u < 0x20) {
-      out.append(fmt::format("\\u{:04x}", u));
+    if (c != '"' && c != '\\' && u >= 0x20) continue;
+    out.append(text.data() + run, i - run);
+    run = i + 1;
+    if (u < 0x20) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      const char escape[] = {'\\', 'u', '0', '0', kHex[u >> 4], kHex[u & 0xf]};
+      out.append(escape, sizeof escape);
     } else {
+      out.push_back('\\');
       out.push_back(c);
     }
   }
+  out.append(text.data() + run, text.size() - run);
   out.push_back('"');
 }
 

@@ -64,5 +64,21 @@ TEST(JsonSyntaxTest, UnpairedSurrogateEscapeFails) {
   }
 }
 
+TEST(JsonSyntaxTest, AppendJsonStringEscapesWhatJsonRequires) {
+  std::string out = "x";
+  AppendJsonString("", out);
+  AppendJsonString(R"({"a":"b\c"})", out);
+  AppendJsonString("\x01tab\tnew\nend\x1f", out);
+  AppendJsonString("caf\xc3\xa9 plain", out);
+  EXPECT_EQ(out, std::string(R"(x"""{\"a\":\"b\\c\"}""\u0001tab\u0009new\u000aend\u001f")") +
+                     "\"caf\xc3\xa9 plain\"");
+  // Whatever goes in comes back out of a JSON parser.
+  for (std::string_view text : {"", "\"", "\\\\", "a\"b\\c\x02", "plain text"}) {
+    std::string json;
+    AppendJsonString(text, json);
+    EXPECT_FALSE(FirstJsonError(json).has_value()) << json;
+  }
+}
+
 }  // namespace
 }  // namespace stackbill

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_join.h"
 #include "core/abseil_compat.h"
+#include "core/decimal.h"
 #include "core/error.h"
 #include "core/usage_identity.h"
 
@@ -404,6 +405,29 @@ void StampUsageHourFunction(sqlite3_context* context, int /*argc*/, sqlite3_valu
   sqlite3_result_blob64(context, identity.data(), identity.size(), SQLITE_TRANSIENT);
 }
 
+// stackbill_quantity_add(a TEXT, b TEXT): the canonical text of a + b,
+// exact (core/decimal.h, R14) — for the rollups' UPSERT
+// (sqlite_usage_rollups.cc). An error when either is not a quantity or the
+// sum is out of range, which fails the statement and so the transaction.
+void QuantityAddFunction(sqlite3_context* context, int /*argc*/, sqlite3_value** argv) {
+  auto text = [&](int i) {
+    const auto* bytes = reinterpret_cast<const char*>(sqlite3_value_text(argv[i]));
+    return std::string_view(bytes == nullptr ? "" : bytes,
+                            static_cast<std::size_t>(sqlite3_value_bytes(argv[i])));
+  };
+  absl::StatusOr<Quantity> a = Quantity::Parse(text(0));
+  absl::StatusOr<Quantity> b = Quantity::Parse(text(1));
+  absl::StatusOr<Quantity> sum =
+      a.ok() && b.ok() ? a->Add(*b) : absl::StatusOr<Quantity>(a.ok() ? b.status() : a.status());
+  if (!sum.ok()) {
+    const std::string message = Cat("stackbill_quantity_add: ", Message(sum.status()));
+    sqlite3_result_error(context, message.c_str(), -1);
+    return;
+  }
+  const std::string result = sum->ToString();
+  sqlite3_result_text64(context, result.data(), result.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+}
+
 // Creates the database file with mode 0600 if it does not exist, so that
 // SQLite (which creates with 0644 and gives -wal/-shm the database's mode)
 // never makes a world-readable file.
@@ -459,6 +483,11 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const SqliteOptions& op
         writer->Exec(Cat("PRAGMA journal_size_limit = ", std::to_string(options.wal_limit_bytes))));
   }
   STACKBILL_RETURN_IF_ERROR(Migrate(*writer, SchemaMigrations()));
+  const int registered =
+      sqlite3_create_function(writer->handle(), "stackbill_quantity_add", 2,
+                              SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, nullptr,
+                              QuantityAddFunction, nullptr, nullptr);
+  if (registered != SQLITE_OK) return writer->Error(registered, "registering functions");
 
   std::unique_ptr<Database> database(new Database());
   if (!memory) {

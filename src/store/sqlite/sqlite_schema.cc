@@ -635,8 +635,81 @@ CREATE TABLE server_secrets (
 );
 )sql";
 
-constexpr std::array<std::string_view, 6> kMigrations = {kVersion1, kVersion2, kVersion3,
-                                                         kVersion4, kVersion5, kVersion6};
+constexpr std::string_view kVersion7 = R"sql(
+-- The rollups keyed time first (store/sqlite/sqlite_usage_rollups.h): with
+-- the billed subscription first, one hour of a stack with thousands of
+-- subscriptions wrote a page of every rollup table and index per
+-- subscription, a commit ~70 MB of WAL. Keyed (reported bucket, usage
+-- bucket, subscription, …), an ingest writes where the newest buckets are,
+-- and a subscription's rows are found by seeking (reported, usage,
+-- subscription) for each bucket pair in the window: usage_rollup_buckets
+-- lists the pairs that hold rows of each rollup (0 hours, 1 days, 2 resource
+-- days). No secondary index: every index costs each ingested record. Rebuilt
+-- from usage_records when the database is next opened.
+DROP TABLE usage_rollup_hours;
+DROP TABLE usage_rollup_days;
+DROP TABLE usage_rollup_resource_days;
+
+CREATE TABLE usage_rollup_hours (
+  reported_bucket        INTEGER NOT NULL,
+  usage_bucket           INTEGER NOT NULL,
+  billed_subscription_id BLOB NOT NULL,
+  meter_id               BLOB NOT NULL,
+  cloud_id               BLOB NOT NULL,
+  tenant_id              BLOB NOT NULL,
+  local_subscription_id  BLOB NOT NULL,
+  quantity               TEXT NOT NULL,
+  records                INTEGER NOT NULL,
+  PRIMARY KEY (reported_bucket, usage_bucket, billed_subscription_id, meter_id, cloud_id,
+               tenant_id, local_subscription_id)
+) WITHOUT ROWID;
+
+CREATE TABLE usage_rollup_days (
+  reported_bucket        INTEGER NOT NULL,
+  usage_bucket           INTEGER NOT NULL,
+  billed_subscription_id BLOB NOT NULL,
+  meter_id               BLOB NOT NULL,
+  cloud_id               BLOB NOT NULL,
+  tenant_id              BLOB NOT NULL,
+  local_subscription_id  BLOB NOT NULL,
+  quantity               TEXT NOT NULL,
+  records                INTEGER NOT NULL,
+  PRIMARY KEY (reported_bucket, usage_bucket, billed_subscription_id, meter_id, cloud_id,
+               tenant_id, local_subscription_id)
+) WITHOUT ROWID;
+
+CREATE TABLE usage_rollup_resource_days (
+  reported_bucket        INTEGER NOT NULL,
+  usage_bucket           INTEGER NOT NULL,
+  billed_subscription_id BLOB NOT NULL,
+  meter_id               BLOB NOT NULL,
+  resource_uri           TEXT NOT NULL,
+  cloud_id               BLOB NOT NULL,
+  tenant_id              BLOB NOT NULL,
+  local_subscription_id  BLOB NOT NULL,
+  quantity               TEXT NOT NULL,
+  records                INTEGER NOT NULL,
+  instance_data          TEXT NOT NULL,
+  PRIMARY KEY (reported_bucket, usage_bucket, billed_subscription_id, meter_id, resource_uri,
+               cloud_id, tenant_id, local_subscription_id)
+) WITHOUT ROWID;
+
+-- A pair stays listed when its rows are gone (re-routed, superseded): a seek
+-- that finds nothing.
+CREATE TABLE usage_rollup_buckets (
+  rollup          INTEGER NOT NULL,
+  reported_bucket INTEGER NOT NULL,
+  usage_bucket    INTEGER NOT NULL,
+  PRIMARY KEY (rollup, reported_bucket, usage_bucket)
+) WITHOUT ROWID;
+CREATE INDEX usage_rollup_buckets_by_usage
+  ON usage_rollup_buckets (rollup, usage_bucket, reported_bucket);
+
+UPDATE usage_rollup_state SET built = 0;
+)sql";
+
+constexpr std::array<std::string_view, 7> kMigrations = {kVersion1, kVersion2, kVersion3, kVersion4,
+                                                         kVersion5, kVersion6, kVersion7};
 
 }  // namespace
 

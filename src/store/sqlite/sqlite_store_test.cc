@@ -219,7 +219,7 @@ TEST(SqliteStoreTest, RollupsAreBuiltFromTheRecordsOfAnOlderDatabase) {
     RawDb db = OpenRaw(path);
     ASSERT_EQ(Exec(db.get(),
                    "DELETE FROM usage_rollup_hours; DELETE FROM usage_rollup_days; "
-                   "DELETE FROM usage_rollup_resource_days; "
+                   "DELETE FROM usage_rollup_resource_days; DELETE FROM usage_rollup_buckets; "
                    "UPDATE usage_rollup_state SET built = 0"),
               SQLITE_OK);
   }
@@ -230,6 +230,61 @@ TEST(SqliteStoreTest, RollupsAreBuiltFromTheRecordsOfAnOlderDatabase) {
   EXPECT_EQ(*rebuilt, expected);
   RawDb db = OpenRaw(path);
   EXPECT_EQ(QueryText(db.get(), "SELECT built FROM usage_rollup_state"), "1");
+}
+
+// Schema 7: the rollups of schema 6 (keyed by subscription first) are
+// dropped and built again, keyed time first, from the records.
+TEST(SqliteStoreTest, Migration7BuildsTheRollupsAgainKeyedTimeFirst) {
+  const std::string path = NewDatabasePath();
+  const std::string sub = "20000000000000000000000000000001";
+  {
+    auto connection = sqlite::Connection::Open(path, {});
+    ASSERT_TRUE(connection.ok()) << connection.status();
+    ASSERT_TRUE(sqlite::Migrate(**connection, sqlite::SchemaMigrations().first(6)).ok());
+    // One record of 2026-11-01T02:00Z reported an hour later, and its
+    // schema-6 rollup rows (built).
+    const std::string sql =
+        "INSERT INTO usage_records (cloud_id, identity, content_hash, record_id, tenant_id, "
+        "local_subscription_id, meter_id, quantity, usage_start_s, usage_start_ns, usage_end_s, "
+        "usage_end_ns, resource_uri, instance_data, billed_subscription_id, bill_to_kind, "
+        "bill_to_partner_id, bill_to_subscription_id, routing_reason, reported_s, reported_ns) "
+        "VALUES (x'30000000000000000000000000000001', x'00112233', x'02', '', "
+        "x'10000000000000000000000000000001', x'40000000000000000000000000000001', "
+        "x'50000000000000000000000000000001', '2.5', 1793498400, 0, 1793502000, 0, '/vm', '{}', "
+        "x'" +
+        sub + "', 'partner', 'p', x'" + sub +
+        "', 'registered', 1793502000, 0);"
+        "INSERT INTO usage_rollup_days VALUES (x'" +
+        sub +
+        "', 20758, 20758, "
+        "x'50000000000000000000000000000001', x'30000000000000000000000000000001', "
+        "x'10000000000000000000000000000001', x'40000000000000000000000000000001', '2.5', 1);"
+        "UPDATE usage_rollup_state SET built = 1;";
+    ASSERT_TRUE((*connection)->Exec(sql).ok());
+  }
+  auto store = OpenAt(path);
+  ASSERT_TRUE(store.ok()) << store.status();
+  const Timestamp t0 = Timestamp::FromUnixSeconds(1793491200);  // 2026-11-01T00:00:00Z
+  for (UsageGranularity granularity : {UsageGranularity::kHour, UsageGranularity::kDay}) {
+    for (bool by_resource : {false, true}) {
+      auto got = (*store)->usage().AggregateUsage({.basis = UsageTimeBasis::kReported,
+                                                   .from = t0,
+                                                   .to = t0.AddDays(1),
+                                                   .granularity = granularity,
+                                                   .by_meter = true,
+                                                   .by_resource = by_resource});
+      ASSERT_TRUE(got.ok()) << got.status();
+      ASSERT_EQ(got->size(), 1u);
+      EXPECT_EQ((*got)[0].quantity, *Quantity::Parse("2.5"));
+      EXPECT_EQ((*got)[0].records, 1);
+    }
+  }
+  RawDb db = OpenRaw(path);
+  EXPECT_EQ(QueryText(db.get(), "SELECT count(*) FROM usage_rollup_buckets"), "3");
+  EXPECT_EQ(QueryText(db.get(),
+                      "SELECT reported_bucket || '/' || usage_bucket || '/' || "
+                      "hex(billed_subscription_id) FROM usage_rollup_days"),
+            "20758/20758/" + sub);
 }
 
 // A stream of commits faster than the background checkpoints does not grow

@@ -1,10 +1,13 @@
 #include "store/sqlite/sqlite_usage_rollups.h"
 
 #include <algorithm>
+#include <optional>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "core/error.h"
 #include "store/sqlite/sqlite_codec.h"
 
@@ -14,39 +17,72 @@ namespace {
 constexpr std::int64_t kHour = 3600;
 constexpr std::int64_t kDay = 86400;
 
-// One rollup table: its bucket length and whether it is per resource.
+// One rollup table: its bucket length, whether it is per resource, and its
+// number in usage_rollup_buckets.
 struct Table {
   std::string_view name;
   std::int64_t unit;
   bool resource;
+  std::int64_t id;
 };
-constexpr Table kHours{"usage_rollup_hours", kHour, false};
-constexpr Table kDays{"usage_rollup_days", kDay, false};
-constexpr Table kResourceDays{"usage_rollup_resource_days", kDay, true};
+constexpr Table kHours{"usage_rollup_hours", kHour, false, 0};
+constexpr Table kDays{"usage_rollup_days", kDay, false, 1};
+constexpr Table kResourceDays{"usage_rollup_resource_days", kDay, true, 2};
 
 std::int64_t Bucket(Timestamp t, std::int64_t unit) {
   const std::int64_t s = t.unix_seconds();
   return s / unit - (s % unit < 0 ? 1 : 0);
 }
 
-// The key columns of a rollup table, in primary-key order.
+// The key columns of a rollup table, in primary-key order (time first:
+// schema 7).
 std::string_view KeyColumns(const Table& table) {
-  return table.resource ? "billed_subscription_id, reported_bucket, usage_bucket, meter_id, "
+  return table.resource ? "reported_bucket, usage_bucket, billed_subscription_id, meter_id, "
                           "resource_uri, cloud_id, tenant_id, local_subscription_id"
-                        : "billed_subscription_id, reported_bucket, usage_bucket, meter_id, "
+                        : "reported_bucket, usage_bucket, billed_subscription_id, meter_id, "
                           "cloud_id, tenant_id, local_subscription_id";
 }
 
 std::string_view KeyCondition(const Table& table) {
   return table.resource
-             ? "billed_subscription_id = ? AND reported_bucket = ? AND usage_bucket = ? AND "
+             ? "reported_bucket = ? AND usage_bucket = ? AND billed_subscription_id = ? AND "
                "meter_id = ? AND resource_uri = ? AND cloud_id = ? AND tenant_id = ? AND "
                "local_subscription_id = ?"
-             : "billed_subscription_id = ? AND reported_bucket = ? AND usage_bucket = ? AND "
+             : "reported_bucket = ? AND usage_bucket = ? AND billed_subscription_id = ? AND "
                "meter_id = ? AND cloud_id = ? AND tenant_id = ? AND local_subscription_id = ?";
 }
 
 constexpr std::array<Table, UsageRollupDelta::kTableCount> kTables = {kHours, kDays, kResourceDays};
+
+// A (reported, usage) bucket pair of one rollup.
+struct BucketPair {
+  std::int64_t reported = 0;
+  std::int64_t usage = 0;
+};
+
+// The bucket pairs of `table` that hold rows (or did) whose reported or
+// usage bucket — per `basis` — is in [from, to).
+absl::StatusOr<std::vector<BucketPair>> BucketPairs(Connection& c, const Table& table,
+                                                    UsageTimeBasis basis, std::int64_t from,
+                                                    std::int64_t to) {
+  STACKBILL_ASSIGN_OR_RETURN(
+      Statement stmt,
+      c.Prepare(basis == UsageTimeBasis::kReported
+                    ? "SELECT reported_bucket, usage_bucket FROM usage_rollup_buckets "
+                      "WHERE rollup = ? AND reported_bucket >= ? AND reported_bucket < ?"
+                    : "SELECT reported_bucket, usage_bucket FROM usage_rollup_buckets "
+                      "WHERE rollup = ? AND usage_bucket >= ? AND usage_bucket < ?"));
+  stmt.BindInt(table.id).BindInt(from).BindInt(to);
+  std::vector<BucketPair> pairs;
+  for (;;) {
+    STACKBILL_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    BucketPair& pair = pairs.emplace_back();
+    pair.reported = stmt.ReadInt();
+    pair.usage = stmt.ReadInt();
+  }
+  return pairs;
+}
 
 }  // namespace
 
@@ -72,49 +108,78 @@ absl::Status UsageRollupDelta::Add(const UsageRecord& r, int sign) {
     STACKBILL_ASSIGN_OR_RETURN(
         sum.quantity, sign > 0 ? sum.quantity.Add(r.quantity) : sum.quantity.Subtract(r.quantity));
     sum.records += sign;
+    if (sign < 0) sum.taken = true;
     if (sign > 0 && table.resource) sum.instance_data = r.instance_data;
   }
   return absl::OkStatus();
 }
 
 absl::Status UsageRollupDelta::Apply(Connection& c) {
+  STACKBILL_ASSIGN_OR_RETURN(
+      Statement add_pair,
+      c.Prepare("INSERT OR IGNORE INTO usage_rollup_buckets (rollup, reported_bucket, "
+                "usage_bucket) VALUES (?, ?, ?)"));
   for (std::size_t t = 0; t < kTables.size(); ++t) {
     const Table& table = kTables[t];
     const bool resource = table.resource;
-    // Each key is read, added to and written back — inserted when new,
-    // deleted when no record is left in it.
-    STACKBILL_ASSIGN_OR_RETURN(
-        Statement get, c.Prepare(Cat("SELECT quantity, records FROM ", table.name, " WHERE ",
-                                     KeyCondition(table))));
-    STACKBILL_ASSIGN_OR_RETURN(
-        Statement insert,
-        c.Prepare(Cat("INSERT INTO ", table.name, " (", KeyColumns(table), ", quantity, records",
-                      resource ? ", instance_data" : "", ") VALUES (",
-                      resource ? "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?" : "?, ?, ?, ?, ?, ?, ?, ?, ?",
-                      ")")));
-    STACKBILL_ASSIGN_OR_RETURN(
-        Statement update,
-        c.Prepare(Cat("UPDATE ", table.name, " SET quantity = ?, records = ?",
-                      resource ? ", instance_data = coalesce(?, instance_data)" : "", " WHERE ",
-                      KeyCondition(table))));
-    STACKBILL_ASSIGN_OR_RETURN(
-        Statement drop, c.Prepare(Cat("DELETE FROM ", table.name, " WHERE ", KeyCondition(table))));
     auto bind_key = [resource](Statement& stmt, const Key& k) {
-      stmt.BindGuid(k.subscription).BindInt(k.reported).BindInt(k.usage).BindGuid(k.meter);
+      stmt.BindInt(k.reported).BindInt(k.usage).BindGuid(k.subscription).BindGuid(k.meter);
       if (resource) stmt.BindText(k.resource);
       stmt.BindGuid(k.cloud).BindGuid(k.tenant).BindGuid(k.local_subscription);
     };
+    const std::string_view values =
+        resource ? "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?" : "?, ?, ?, ?, ?, ?, ?, ?, ?";
+    // Records only added (ingest, the new side of a re-route): one UPSERT
+    // per key, the quantities added by stackbill_quantity_add (C++, R14).
+    STACKBILL_ASSIGN_OR_RETURN(
+        Statement upsert,
+        c.Prepare(Cat("INSERT INTO ", table.name, " (", KeyColumns(table), ", quantity, records",
+                      resource ? ", instance_data" : "", ") VALUES (", values,
+                      ") ON CONFLICT DO UPDATE SET "
+                      "quantity = stackbill_quantity_add(quantity, excluded.quantity), "
+                      "records = records + excluded.records",
+                      resource ? ", instance_data = excluded.instance_data" : "")));
+    // Records taken away: each key is read, added to and written back —
+    // deleted when no record is left in it.
+    std::optional<Statement> get;
+    std::optional<Statement> update;
+    std::optional<Statement> drop;
+    absl::flat_hash_set<std::pair<std::int64_t, std::int64_t>> pairs;
     for (const auto& [key, sum] : sums_[t]) {
       if (sum.records == 0 && sum.quantity.IsZero()) continue;  // what came in went out
-      get.Reset();
-      bind_key(get, key);
-      STACKBILL_ASSIGN_OR_RETURN(bool row, get.Step());
+      if (!sum.taken) {
+        upsert.Reset();
+        bind_key(upsert, key);
+        upsert.BindDecimal(sum.quantity).BindInt(sum.records);
+        if (resource) upsert.BindText(sum.instance_data.value_or(""));
+        STACKBILL_RETURN_IF_ERROR(upsert.Run());
+        pairs.emplace(key.reported, key.usage);
+        continue;
+      }
+      if (!get) {
+        STACKBILL_ASSIGN_OR_RETURN(
+            Statement g, c.Prepare(Cat("SELECT quantity, records FROM ", table.name, " WHERE ",
+                                       KeyCondition(table))));
+        get.emplace(std::move(g));
+        STACKBILL_ASSIGN_OR_RETURN(
+            Statement u,
+            c.Prepare(Cat("UPDATE ", table.name, " SET quantity = ?, records = ?",
+                          resource ? ", instance_data = coalesce(?, instance_data)" : "", " WHERE ",
+                          KeyCondition(table))));
+        update.emplace(std::move(u));
+        STACKBILL_ASSIGN_OR_RETURN(Statement d, c.Prepare(Cat("DELETE FROM ", table.name, " WHERE ",
+                                                              KeyCondition(table))));
+        drop.emplace(std::move(d));
+      }
+      get->Reset();
+      bind_key(*get, key);
+      STACKBILL_ASSIGN_OR_RETURN(bool row, get->Step());
       Quantity quantity;
       std::int64_t records = 0;
       if (row) {
-        quantity = get.ReadDecimal<QuantityTraits>();
-        records = get.ReadInt();
-        STACKBILL_RETURN_IF_ERROR(get.read_status());
+        quantity = get->ReadDecimal<QuantityTraits>();
+        records = get->ReadInt();
+        STACKBILL_RETURN_IF_ERROR(get->read_status());
       }
       STACKBILL_ASSIGN_OR_RETURN(quantity, quantity.Add(sum.quantity));
       records += sum.records;
@@ -123,26 +188,37 @@ absl::Status UsageRollupDelta::Apply(Connection& c) {
                                        " records with quantity ", quantity.ToString(),
                                        ": the rollups no longer match usage_records"));
       }
-      Statement& write = !row ? insert : records == 0 ? drop : update;
-      write.Reset();
-      if (&write == &drop) {
-        bind_key(drop, key);
-        STACKBILL_RETURN_IF_ERROR(drop.Run());
+      if (!row) {  // records added and taken in this transaction, some left
+        upsert.Reset();
+        bind_key(upsert, key);
+        upsert.BindDecimal(quantity).BindInt(records);
+        if (resource) upsert.BindText(sum.instance_data.value_or(""));
+        STACKBILL_RETURN_IF_ERROR(upsert.Run());
+        pairs.emplace(key.reported, key.usage);
         continue;
       }
-      if (&write == &insert) bind_key(insert, key);
-      write.BindDecimal(quantity).BindInt(records);
+      if (records == 0) {
+        drop->Reset();
+        bind_key(*drop, key);
+        STACKBILL_RETURN_IF_ERROR(drop->Run());
+        continue;
+      }
+      update->Reset();
+      update->BindDecimal(quantity).BindInt(records);
       if (resource) {
         if (sum.instance_data) {
-          write.BindText(*sum.instance_data);
-        } else if (&write == &insert) {
-          write.BindText("");  // unreachable: a new key has an added record
+          update->BindText(*sum.instance_data);
         } else {
-          write.BindValues(std::vector<SqlValue>{nullptr});  // keep the stored one
+          update->BindNull();  // keep the stored one
         }
       }
-      if (&write == &update) bind_key(update, key);
-      STACKBILL_RETURN_IF_ERROR(write.Run());
+      bind_key(*update, key);
+      STACKBILL_RETURN_IF_ERROR(update->Run());
+    }
+    for (const auto& [reported, usage] : pairs) {
+      add_pair.Reset();
+      add_pair.BindInt(table.id).BindInt(reported).BindInt(usage);
+      STACKBILL_RETURN_IF_ERROR(add_pair.Run());
     }
     sums_[t].clear();
   }
@@ -227,14 +303,13 @@ std::string InList(std::string_view column, std::size_t n) {
 
 namespace {
 
-// One reported day's rows of a subscription in item order — (usage day,
-// meter, resource) — for the merge below.
-struct DayCursor {
-  DayCursor(Statement s, std::int64_t day) : stmt(std::move(s)), reported(day) {}
+// The rows of one (reported day, usage day) pair of a subscription in item
+// order — (meter, resource) within the usage day — for the merge below.
+struct PairCursor {
+  PairCursor(Statement s, BucketPair p) : stmt(std::move(s)), pair(p) {}
   Statement stmt;
-  std::int64_t reported;
+  BucketPair pair;
   bool valid = false;
-  std::int64_t usage = 0;
   Guid meter;
   std::string resource;
   Quantity quantity;
@@ -244,7 +319,6 @@ struct DayCursor {
   absl::Status Advance() {
     STACKBILL_ASSIGN_OR_RETURN(valid, stmt.Step());
     if (!valid) return absl::OkStatus();
-    usage = stmt.ReadInt();
     meter = stmt.ReadGuid();
     resource.assign(stmt.ReadTextView());
     quantity = stmt.ReadDecimal<QuantityTraits>();
@@ -252,90 +326,79 @@ struct DayCursor {
     instance_data.assign(stmt.ReadTextView());
     return stmt.read_status();
   }
-  auto Key() const { return std::tie(usage, meter, resource); }
+  auto Key() const { return std::tie(meter, resource); }
 };
 
 // One page of a subscription's per-resource Daily usage — the Commerce API's
 // page — without summing the whole window: the subscription's rows of each
-// reported day in the window (by usage time: from the day before the window
-// to its latest report) are read in item order and merged until the page is
-// full, so a page reads about its own items' rows whatever the window holds.
-// The same result as the general path, page by page.
+// bucket pair in the window are read in item order, one seek per pair on the
+// primary key, and merged until the page is full, so a page reads about its
+// own items' rows whatever the window or the store holds. The same result as
+// the general path, page by page.
 absl::StatusOr<std::vector<UsageAggregate>> PageOfResourceDays(Connection& c,
                                                                const UsageAggregateFilter& f) {
   const Guid subscription = f.billed_subscription_ids->front();
-  const std::int64_t from_day = Bucket(f.from, kDay);
-  const std::int64_t to_day = Bucket(f.to, kDay);
-  const bool by_usage = f.basis == UsageTimeBasis::kUsage;
-  std::int64_t first = from_day;
-  std::int64_t last = to_day - 1;
-  if (by_usage) {
-    // A record is reported after its usage (at most a day before, with the
-    // ingest's future skew), so its reported day is from the day before.
-    STACKBILL_ASSIGN_OR_RETURN(
-        Statement latest,
-        c.Prepare("SELECT reported_bucket FROM usage_rollup_resource_days "
-                  "WHERE billed_subscription_id = ? ORDER BY reported_bucket DESC LIMIT 1"));
-    latest.BindGuid(subscription);
-    STACKBILL_ASSIGN_OR_RETURN(bool row, latest.Step());
-    if (!row) return std::vector<UsageAggregate>{};
-    first = from_day - 1;
-    last = latest.ReadInt();
-  }
+  STACKBILL_ASSIGN_OR_RETURN(
+      std::vector<BucketPair> pairs,
+      BucketPairs(c, kResourceDays, f.basis, Bucket(f.from, kDay), Bucket(f.to, kDay)));
+  const std::int64_t after_day = f.after ? Bucket(f.after->start, kDay) : 0;
+  constexpr std::string_view kSql =
+      "SELECT meter_id, resource_uri, quantity, records, instance_data "
+      "FROM usage_rollup_resource_days "
+      "WHERE reported_bucket = ? AND usage_bucket = ? AND billed_subscription_id = ?";
+  constexpr std::string_view kOrder = " ORDER BY meter_id, resource_uri";
+  // Items are in (usage day, meter, resource) order, so the pairs are taken
+  // one usage day at a time: a page opens the cursors of its own days only.
+  std::sort(pairs.begin(), pairs.end(), [](const BucketPair& x, const BucketPair& y) {
+    return std::tie(x.usage, x.reported) < std::tie(y.usage, y.reported);
+  });
   std::vector<UsageAggregate> page;
-  if (last < first) return page;
-  std::string sql =
-      "SELECT usage_bucket, meter_id, resource_uri, quantity, records, instance_data "
-      "FROM usage_rollup_resource_days WHERE billed_subscription_id = ? AND reported_bucket = ?";
-  if (by_usage) sql += " AND usage_bucket >= ? AND usage_bucket < ?";
-  if (f.after) sql += " AND (usage_bucket, meter_id, resource_uri) > (?, ?, ?)";
-  sql += " ORDER BY usage_bucket, meter_id, resource_uri";
-  std::vector<DayCursor> cursors;
-  cursors.reserve(static_cast<std::size_t>(last - first + 1));
-  for (std::int64_t day = first; day <= last; ++day) {
-    STACKBILL_ASSIGN_OR_RETURN(Statement stmt, c.Prepare(sql));
-    stmt.BindGuid(subscription).BindInt(day);
-    if (by_usage) stmt.BindInt(from_day).BindInt(to_day);
-    if (f.after) {
-      stmt.BindInt(Bucket(f.after->start, kDay))
-          .BindGuid(f.after->meter_id.value_or(Guid()))
-          .BindText(f.after->resource_uri.value_or(""));
+  std::vector<PairCursor> cursors;
+  for (std::size_t p = 0; p < pairs.size() && page.size() < f.limit;) {
+    const std::int64_t usage = pairs[p].usage;
+    const bool resume = f.after && usage == after_day;
+    cursors.clear();
+    for (; p < pairs.size() && pairs[p].usage == usage; ++p) {
+      if (f.after && usage < after_day) continue;  // before the page
+      STACKBILL_ASSIGN_OR_RETURN(
+          Statement stmt,
+          c.Prepare(Cat(kSql, resume ? " AND (meter_id, resource_uri) > (?, ?)" : "", kOrder)));
+      stmt.BindInt(pairs[p].reported).BindInt(usage).BindGuid(subscription);
+      if (resume) {
+        stmt.BindGuid(f.after->meter_id.value_or(Guid()))
+            .BindText(f.after->resource_uri.value_or(""));
+      }
+      PairCursor& cursor = cursors.emplace_back(std::move(stmt), pairs[p]);
+      STACKBILL_RETURN_IF_ERROR(cursor.Advance());
     }
-    DayCursor& cursor = cursors.emplace_back(std::move(stmt), day);
-    STACKBILL_RETURN_IF_ERROR(cursor.Advance());
-  }
-  // The cursor with the smallest current item, the latest day on ties.
-  auto next = [&]() -> DayCursor* {
-    DayCursor* best = nullptr;
-    for (DayCursor& cursor : cursors) {
-      if (cursor.valid && (best == nullptr || cursor.Key() < best->Key())) best = &cursor;
-    }
-    return best;
-  };
-  while (page.size() < f.limit) {
-    DayCursor* head = next();
-    if (head == nullptr) break;
-    UsageAggregate& a = page.emplace_back();
-    a.start = Timestamp::FromUnixSeconds(head->usage * kDay);
-    a.end = a.start.AddDays(1);
-    if (f.by_subscription) a.billed_subscription_id = subscription;
-    a.meter_id = head->meter;
-    a.resource_uri = head->resource;
-    std::int64_t latest_report = head->reported;
-    a.instance_data = head->instance_data;
-    const std::int64_t usage = head->usage;
-    const Guid meter = head->meter;
-    const std::string resource = head->resource;
-    for (DayCursor& cursor : cursors) {
-      while (cursor.valid && cursor.usage == usage && cursor.meter == meter &&
-             cursor.resource == resource) {
-        STACKBILL_ASSIGN_OR_RETURN(a.quantity, a.quantity.Add(cursor.quantity));
-        a.records += cursor.records;
-        if (cursor.reported >= latest_report) {
-          latest_report = cursor.reported;
-          a.instance_data = cursor.instance_data;
+    // The day's items: the cursor with the smallest current item, merged
+    // with the others' rows of that item.
+    while (page.size() < f.limit) {
+      PairCursor* head = nullptr;
+      for (PairCursor& cursor : cursors) {
+        if (cursor.valid && (head == nullptr || cursor.Key() < head->Key())) head = &cursor;
+      }
+      if (head == nullptr) break;
+      UsageAggregate& a = page.emplace_back();
+      a.start = Timestamp::FromUnixSeconds(usage * kDay);
+      a.end = a.start.AddDays(1);
+      if (f.by_subscription) a.billed_subscription_id = subscription;
+      a.meter_id = head->meter;
+      a.resource_uri = head->resource;
+      std::int64_t latest_report = head->pair.reported;
+      a.instance_data = head->instance_data;
+      const Guid meter = head->meter;
+      const std::string resource = head->resource;
+      for (PairCursor& cursor : cursors) {
+        while (cursor.valid && cursor.meter == meter && cursor.resource == resource) {
+          STACKBILL_ASSIGN_OR_RETURN(a.quantity, a.quantity.Add(cursor.quantity));
+          a.records += cursor.records;
+          if (cursor.pair.reported >= latest_report) {
+            latest_report = cursor.pair.reported;
+            a.instance_data = cursor.instance_data;
+          }
+          STACKBILL_RETURN_IF_ERROR(cursor.Advance());
         }
-        STACKBILL_RETURN_IF_ERROR(cursor.Advance());
       }
     }
   }
@@ -368,12 +431,16 @@ absl::StatusOr<std::vector<UsageAggregate>> AggregateUsageRollups(Connection& c,
   const std::int64_t unit = records ? 1 : table.unit;
   const std::string_view name = records ? "usage_records" : table.name;
 
+  // The filters; the window is the pairs' (rollups) or a range (records).
   Where where;
-  const std::string_view basis = f.basis == UsageTimeBasis::kReported
-                                     ? (records ? "reported_s" : "reported_bucket")
-                                     : (records ? "usage_start_s" : "usage_bucket");
-  where.Add(Cat(basis, " >= ?"), {Bucket(f.from, unit)});
-  where.Add(Cat(basis, " < ?"), {Bucket(f.to, unit)});
+  if (records) {
+    const std::string_view basis =
+        f.basis == UsageTimeBasis::kReported ? "reported_s" : "usage_start_s";
+    where.Add(Cat(basis, " >= ?"), {Bucket(f.from, unit)});
+    where.Add(Cat(basis, " < ?"), {Bucket(f.to, unit)});
+  } else {
+    where.Add("reported_bucket = ?").Add("usage_bucket = ?");  // bound per pair
+  }
   for (const auto& [column, ids] :
        {std::pair{"billed_subscription_id", &f.billed_subscription_ids},
         std::pair{"cloud_id", &f.cloud_ids},
@@ -385,6 +452,13 @@ absl::StatusOr<std::vector<UsageAggregate>> AggregateUsageRollups(Connection& c,
     std::string condition = InList(column, values.size());  // before `values` moves
     where.Add(std::move(condition), std::move(values));
   }
+  std::vector<BucketPair> pairs;
+  if (!records) {
+    STACKBILL_ASSIGN_OR_RETURN(
+        pairs, BucketPairs(c, table, f.basis, Bucket(f.from, unit), Bucket(f.to, unit)));
+  } else {
+    pairs.emplace_back();  // one run of the statement
+  }
   STACKBILL_ASSIGN_OR_RETURN(
       Statement stmt,
       c.Prepare(Cat("SELECT billed_subscription_id, ",
@@ -392,69 +466,73 @@ absl::StatusOr<std::vector<UsageAggregate>> AggregateUsageRollups(Connection& c,
                     ", meter_id, cloud_id, tenant_id, local_subscription_id, ",
                     f.by_resource ? "resource_uri, instance_data, " : "", "quantity, ",
                     records ? "1" : "records", " FROM ", name, where.Sql())));
-  stmt.BindValues(where.values());
   absl::flat_hash_map<OutKey, std::size_t> index;
   std::vector<Summed> out;
   OutKey key;
-  for (;;) {
-    STACKBILL_ASSIGN_OR_RETURN(bool row, stmt.Step());
-    if (!row) break;
-    const Guid subscription = stmt.ReadGuid();
-    const std::int64_t reported = stmt.ReadInt();
-    const Timestamp usage = Timestamp::FromUnixSeconds(stmt.ReadInt() * unit);
-    const Guid meter = stmt.ReadGuid();
-    const Guid cloud = stmt.ReadGuid();
-    const Guid tenant = stmt.ReadGuid();
-    const Guid local_subscription = stmt.ReadGuid();
-    std::string_view resource;
-    std::string_view instance_data;
-    if (f.by_resource) {
-      resource = stmt.ReadTextView();
-      instance_data = stmt.ReadTextView();
-    }
-    const Quantity quantity = stmt.ReadDecimal<QuantityTraits>();
-    const std::int64_t count = stmt.ReadInt();
-    STACKBILL_RETURN_IF_ERROR(stmt.read_status());
+  for (const BucketPair& pair : pairs) {
+    stmt.Reset();
+    if (!records) stmt.BindInt(pair.reported).BindInt(pair.usage);
+    stmt.BindValues(where.values());
+    for (;;) {
+      STACKBILL_ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      const Guid subscription = stmt.ReadGuid();
+      const std::int64_t reported = stmt.ReadInt();
+      const Timestamp usage = Timestamp::FromUnixSeconds(stmt.ReadInt() * unit);
+      const Guid meter = stmt.ReadGuid();
+      const Guid cloud = stmt.ReadGuid();
+      const Guid tenant = stmt.ReadGuid();
+      const Guid local_subscription = stmt.ReadGuid();
+      std::string_view resource;
+      std::string_view instance_data;
+      if (f.by_resource) {
+        resource = stmt.ReadTextView();
+        instance_data = stmt.ReadTextView();
+      }
+      const Quantity quantity = stmt.ReadDecimal<QuantityTraits>();
+      const std::int64_t count = stmt.ReadInt();
+      STACKBILL_RETURN_IF_ERROR(stmt.read_status());
 
-    Timestamp start = usage.TruncateToHour();
-    if (f.granularity == UsageGranularity::kMonth) {
-      start = YearMonth::Of(usage).Start();
-    } else if (f.granularity == UsageGranularity::kDay) {
-      start = usage.TruncateToDay();
-    }
-    key.start = start.unix_seconds();
-    key.subscription = f.by_subscription ? std::optional(subscription) : std::nullopt;
-    key.tenant = f.by_tenant ? std::optional(tenant) : std::nullopt;
-    key.meter = f.by_meter ? std::optional(meter) : std::nullopt;
-    key.cloud = f.by_stack ? std::optional(cloud) : std::nullopt;
-    key.local_subscription =
-        f.by_local_subscription ? std::optional(local_subscription) : std::nullopt;
-    if (f.by_resource) {
-      if (!key.resource) key.resource.emplace();
-      key.resource->assign(resource);
-    }
-    auto [it, inserted] = index.try_emplace(key, out.size());
-    if (inserted) {
-      Summed& s = out.emplace_back();
-      s.key = key;
-      UsageAggregate& a = s.aggregate;
-      a.start = start;
-      a.end = f.granularity == UsageGranularity::kMonth ? YearMonth::Of(usage).End()
-              : f.granularity == UsageGranularity::kDay ? start.AddDays(1)
-                                                        : start.AddHours(1);
-      a.billed_subscription_id = key.subscription;
-      a.tenant_id = key.tenant;
-      a.meter_id = key.meter;
-      a.cloud_id = key.cloud;
-      a.local_subscription_id = key.local_subscription;
-      a.resource_uri = key.resource;
-    }
-    Summed& s = out[it->second];
-    STACKBILL_ASSIGN_OR_RETURN(s.aggregate.quantity, s.aggregate.quantity.Add(quantity));
-    s.aggregate.records += count;
-    if (f.by_resource && (inserted || reported >= s.latest_report)) {
-      s.latest_report = reported;
-      s.aggregate.instance_data.assign(instance_data);
+      Timestamp start = usage.TruncateToHour();
+      if (f.granularity == UsageGranularity::kMonth) {
+        start = YearMonth::Of(usage).Start();
+      } else if (f.granularity == UsageGranularity::kDay) {
+        start = usage.TruncateToDay();
+      }
+      key.start = start.unix_seconds();
+      key.subscription = f.by_subscription ? std::optional(subscription) : std::nullopt;
+      key.tenant = f.by_tenant ? std::optional(tenant) : std::nullopt;
+      key.meter = f.by_meter ? std::optional(meter) : std::nullopt;
+      key.cloud = f.by_stack ? std::optional(cloud) : std::nullopt;
+      key.local_subscription =
+          f.by_local_subscription ? std::optional(local_subscription) : std::nullopt;
+      if (f.by_resource) {
+        if (!key.resource) key.resource.emplace();
+        key.resource->assign(resource);
+      }
+      auto [it, inserted] = index.try_emplace(key, out.size());
+      if (inserted) {
+        Summed& s = out.emplace_back();
+        s.key = key;
+        UsageAggregate& a = s.aggregate;
+        a.start = start;
+        a.end = f.granularity == UsageGranularity::kMonth ? YearMonth::Of(usage).End()
+                : f.granularity == UsageGranularity::kDay ? start.AddDays(1)
+                                                          : start.AddHours(1);
+        a.billed_subscription_id = key.subscription;
+        a.tenant_id = key.tenant;
+        a.meter_id = key.meter;
+        a.cloud_id = key.cloud;
+        a.local_subscription_id = key.local_subscription;
+        a.resource_uri = key.resource;
+      }
+      Summed& s = out[it->second];
+      STACKBILL_ASSIGN_OR_RETURN(s.aggregate.quantity, s.aggregate.quantity.Add(quantity));
+      s.aggregate.records += count;
+      if (f.by_resource && (inserted || reported >= s.latest_report)) {
+        s.latest_report = reported;
+        s.aggregate.instance_data.assign(instance_data);
+      }
     }
   }
   std::sort(out.begin(), out.end(), [](const Summed& a, const Summed& b) { return a.key < b.key; });

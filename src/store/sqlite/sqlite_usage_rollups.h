@@ -2,17 +2,22 @@
 
 // The usage rollups of the SQLite store (internal to store/sqlite): three
 // tables that sum usage_records per
-//   usage_rollup_hours            billed subscription, reported hour, usage hour, meter, stack,
+//   usage_rollup_hours            reported hour, usage hour, billed subscription, meter, stack,
 //                                 tenant, stack-local subscription
 //   usage_rollup_days             … the same per reported day and usage day
 //   usage_rollup_resource_days    … per day and per resource (with its latest instanceData)
-// Per resource by the hour, the hourly records are their own rollup: they are
-// read through the (billed subscription, reported time) and (billed
-// subscription, usage time) indexes of usage_records.
-// kept in the transaction that writes the records (ingest, re-route,
+// keyed in that order, time first, so that an ingest writes where the newest
+// buckets are whatever the number of subscriptions (schema 7), and
+// usage_rollup_buckets, the (reported, usage) bucket pairs that hold rows of
+// each: a query reads the pairs in its window and seeks (reported, usage,
+// subscription…) in each. Per resource by the hour, the hourly records are
+// their own rollup: they are read through the (billed subscription, reported
+// time) and (billed subscription, usage time) indexes of usage_records.
+// Kept in the transaction that writes the records (ingest, re-route,
 // supersede), so that UsageStore::AggregateUsage never scans raw records and
 // is exact under all of them. Quantities are canonical decimal text, added in
-// C++ (R14), never summed in SQL.
+// C++ (R14): in the rollup code, or in SQL by stackbill_quantity_add, a C++
+// function (sqlite_database.cc); never by SQL arithmetic.
 
 #include <array>
 #include <cstdint>
@@ -30,7 +35,9 @@ namespace stackbill::sqlite {
 
 // The change that one write transaction makes to the rollups: records added
 // (+1) and taken away (-1), summed per rollup key in memory, then written
-// with one read-modify-write per key. Thread-compatible.
+// with one UPSERT per key that only gained records (ingest) and one
+// read-modify-write per key that lost some (re-route, supersede), and the
+// keys' bucket pairs listed in usage_rollup_buckets. Thread-compatible.
 class UsageRollupDelta {
  public:
   // REQUIRES: sign is +1 or -1. OutOfRange when a sum exceeds a quantity's
@@ -68,6 +75,7 @@ class UsageRollupDelta {
     // The latest added record's (per-resource tables); none when only
     // records were taken away.
     std::optional<std::string> instance_data;
+    bool taken = false;  // a record was taken away: read-modify-write
   };
   using Sums = absl::flat_hash_map<Key, Sum>;
 

@@ -1,3 +1,4 @@
+#include <cstdlib>
 #include <map>
 
 #include "absl/container/flat_hash_map.h"
