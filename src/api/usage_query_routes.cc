@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_split.h"
 #include "api/api.h"
@@ -236,17 +237,43 @@ absl::StatusOr<HttpResponse> CommercePage(
       fmt::format("/subscriptions/{}/providers/{}/", scope_subscription.ToString(), collection);
   std::string body = "{\"value\":[";
   body.reserve(end * 1024);
+  // Texts that items share — GUIDs, a day's times, a resource's hash —
+  // formatted once a page (a node map: the references below stay valid).
+  absl::node_hash_map<Guid, std::string> guids;
+  auto guid_text = [&guids](const Guid& g) -> const std::string& {
+    auto [it, inserted] = guids.try_emplace(g);
+    if (inserted) it->second = g.ToString();
+    return it->second;
+  };
+  absl::flat_hash_map<std::string, std::string> resource_hashes;
+  std::optional<Timestamp> day;
+  std::string day_prefix;  // "2026-11-01T00": the start's hour, for the name
+  std::string start_text;
+  std::string end_text;
+  std::string name;
   for (std::size_t i = 0; i < end; ++i) {
     const UsageAggregate& a = items[i];
     const Guid subscription =
         a.local_subscription_id.value_or(a.billed_subscription_id.value_or(scope_subscription));
     const Meter* meter = nullptr;
     if (auto it = meters.find(*a.meter_id); it != meters.end()) meter = it->second;
+    if (day != a.start) {
+      day = a.start;
+      day_prefix = a.start.ToString().substr(0, 13);
+      start_text = AzureTime(a.start);
+      end_text = AzureTime(a.end);
+    }
+    const std::string& meter_text = guid_text(*a.meter_id);
+    const std::string& subscription_text = guid_text(subscription);
     // A name unique within the answer: granularity, start, meter, subscription
     // and (with details) the resource.
-    std::string name = fmt::format("{}_{}_{}_{}", granularity, a.start.ToString().substr(0, 13),
-                                   a.meter_id->ToString(), subscription.ToString());
-    if (a.resource_uri) name += "_" + StrongETag(*a.resource_uri).substr(1, 16);
+    name.assign(granularity).append("_").append(day_prefix).append("_").append(meter_text);
+    name.append("_").append(subscription_text);
+    if (a.resource_uri) {
+      auto [it, inserted] = resource_hashes.try_emplace(*a.resource_uri);
+      if (inserted) it->second = StrongETag(*a.resource_uri).substr(1, 16);
+      name.append("_").append(it->second);
+    }
     if (i > 0) body.push_back(',');
     body += "{\"id\":";
     AppendJsonString(id_prefix + name, body);
@@ -254,9 +281,13 @@ absl::StatusOr<HttpResponse> CommercePage(
     AppendJsonString(name, body);
     body += ",\"type\":";
     AppendJsonString(type, body);
-    body += ",\"properties\":{\"subscriptionId\":\"" + subscription.ToString() +
-            "\",\"usageStartTime\":\"" + AzureTime(a.start) + "\",\"usageEndTime\":\"" +
-            AzureTime(a.end) + "\",\"meterName\":";
+    body.append(",\"properties\":{\"subscriptionId\":\"")
+        .append(subscription_text)
+        .append("\",\"usageStartTime\":\"")
+        .append(start_text)
+        .append("\",\"usageEndTime\":\"")
+        .append(end_text)
+        .append("\",\"meterName\":");
     AppendJsonString(meter != nullptr ? meter->name : "", body);
     body += ",\"meterCategory\":";
     AppendJsonString(meter != nullptr ? meter->category : "", body);
@@ -267,8 +298,11 @@ absl::StatusOr<HttpResponse> CommercePage(
       body += ",\"instanceData\":";
       AppendJsonString(a.instance_data, body);
     }
-    body += ",\"meterId\":\"" + a.meter_id->ToString() +
-            "\",\"quantity\":" + a.quantity.ToString() + "}}";
+    body.append(",\"meterId\":\"")
+        .append(meter_text)
+        .append("\",\"quantity\":")
+        .append(a.quantity.ToString())
+        .append("}}");
   }
   body += "]";
   if (end < items.size()) {

@@ -139,7 +139,7 @@ class Statement {
   std::optional<Timestamp> ReadOptionalTime();
   template <typename Traits>
   FixedDecimal<Traits> ReadDecimal() {
-    std::string text = ReadText();
+    const std::string_view text = ReadTextView();
     auto value = FixedDecimal<Traits>::Parse(text);
     if (!value.ok()) {
       Corrupt("decimal", text);

@@ -644,7 +644,7 @@ constexpr std::string_view kVersion7 = R"sql(
 -- and a subscription's rows are found by seeking (reported, usage,
 -- subscription) for each bucket pair in the window: usage_rollup_buckets
 -- lists the pairs that hold rows of each rollup (0 hours, 1 days, 2 resource
--- days). No secondary index: every index costs each ingested record. Rebuilt
+-- days, 3 months). No secondary index: every index costs each ingested record. Rebuilt
 -- from usage_records when the database is next opened.
 DROP TABLE usage_rollup_hours;
 DROP TABLE usage_rollup_days;
@@ -692,6 +692,22 @@ CREATE TABLE usage_rollup_resource_days (
   instance_data          TEXT NOT NULL,
   PRIMARY KEY (reported_bucket, usage_bucket, billed_subscription_id, meter_id, resource_uri,
                cloud_id, tenant_id, local_subscription_id)
+) WITHOUT ROWID;
+
+-- The same per reported and usage calendar month (months since 1970-01): a
+-- month of thousands of subscriptions is one row per subscription and meter.
+CREATE TABLE usage_rollup_months (
+  reported_bucket        INTEGER NOT NULL,
+  usage_bucket           INTEGER NOT NULL,
+  billed_subscription_id BLOB NOT NULL,
+  meter_id               BLOB NOT NULL,
+  cloud_id               BLOB NOT NULL,
+  tenant_id              BLOB NOT NULL,
+  local_subscription_id  BLOB NOT NULL,
+  quantity               TEXT NOT NULL,
+  records                INTEGER NOT NULL,
+  PRIMARY KEY (reported_bucket, usage_bucket, billed_subscription_id, meter_id, cloud_id,
+               tenant_id, local_subscription_id)
 ) WITHOUT ROWID;
 
 -- A pair stays listed when its rows are gone (re-routed, superseded): a seek

@@ -219,7 +219,8 @@ TEST(SqliteStoreTest, RollupsAreBuiltFromTheRecordsOfAnOlderDatabase) {
     RawDb db = OpenRaw(path);
     ASSERT_EQ(Exec(db.get(),
                    "DELETE FROM usage_rollup_hours; DELETE FROM usage_rollup_days; "
-                   "DELETE FROM usage_rollup_resource_days; DELETE FROM usage_rollup_buckets; "
+                   "DELETE FROM usage_rollup_resource_days; DELETE FROM usage_rollup_months; "
+                   "DELETE FROM usage_rollup_buckets; "
                    "UPDATE usage_rollup_state SET built = 0"),
               SQLITE_OK);
   }
@@ -265,11 +266,12 @@ TEST(SqliteStoreTest, Migration7BuildsTheRollupsAgainKeyedTimeFirst) {
   auto store = OpenAt(path);
   ASSERT_TRUE(store.ok()) << store.status();
   const Timestamp t0 = Timestamp::FromUnixSeconds(1793491200);  // 2026-11-01T00:00:00Z
-  for (UsageGranularity granularity : {UsageGranularity::kHour, UsageGranularity::kDay}) {
+  for (UsageGranularity granularity :
+       {UsageGranularity::kHour, UsageGranularity::kDay, UsageGranularity::kMonth}) {
     for (bool by_resource : {false, true}) {
       auto got = (*store)->usage().AggregateUsage({.basis = UsageTimeBasis::kReported,
                                                    .from = t0,
-                                                   .to = t0.AddDays(1),
+                                                   .to = t0.AddDays(30),
                                                    .granularity = granularity,
                                                    .by_meter = true,
                                                    .by_resource = by_resource});
@@ -280,7 +282,7 @@ TEST(SqliteStoreTest, Migration7BuildsTheRollupsAgainKeyedTimeFirst) {
     }
   }
   RawDb db = OpenRaw(path);
-  EXPECT_EQ(QueryText(db.get(), "SELECT count(*) FROM usage_rollup_buckets"), "3");
+  EXPECT_EQ(QueryText(db.get(), "SELECT count(*) FROM usage_rollup_buckets"), "4");
   EXPECT_EQ(QueryText(db.get(),
                       "SELECT reported_bucket || '/' || usage_bucket || '/' || "
                       "hex(billed_subscription_id) FROM usage_rollup_days"),

@@ -16,6 +16,7 @@ namespace {
 
 constexpr std::int64_t kHour = 3600;
 constexpr std::int64_t kDay = 86400;
+constexpr std::int64_t kMonth = 0;  // calendar months (UTC): no fixed length
 
 // One rollup table: its bucket length, whether it is per resource, and its
 // number in usage_rollup_buckets.
@@ -28,10 +29,26 @@ struct Table {
 constexpr Table kHours{"usage_rollup_hours", kHour, false, 0};
 constexpr Table kDays{"usage_rollup_days", kDay, false, 1};
 constexpr Table kResourceDays{"usage_rollup_resource_days", kDay, true, 2};
+constexpr Table kMonths{"usage_rollup_months", kMonth, false, 3};
 
+// The bucket that holds `t`: hours, days or months since the epoch.
 std::int64_t Bucket(Timestamp t, std::int64_t unit) {
+  if (unit == kMonth) {
+    const YearMonth m = YearMonth::Of(t);
+    return (std::int64_t{m.year()} - 1970) * 12 + (m.month() - 1);
+  }
   const std::int64_t s = t.unix_seconds();
   return s / unit - (s % unit < 0 ? 1 : 0);
+}
+
+// The first instant of a bucket.
+Timestamp BucketStart(std::int64_t bucket, std::int64_t unit) {
+  if (unit == kMonth) {
+    const std::int64_t year = 1970 + (bucket >= 0 ? bucket / 12 : (bucket - 11) / 12);
+    const std::int64_t month = bucket - (year - 1970) * 12 + 1;
+    return YearMonth(static_cast<int>(year), static_cast<int>(month)).Start();
+  }
+  return Timestamp::FromUnixSeconds(bucket * unit);
 }
 
 // The key columns of a rollup table, in primary-key order (time first:
@@ -52,7 +69,8 @@ std::string_view KeyCondition(const Table& table) {
                "meter_id = ? AND cloud_id = ? AND tenant_id = ? AND local_subscription_id = ?";
 }
 
-constexpr std::array<Table, UsageRollupDelta::kTableCount> kTables = {kHours, kDays, kResourceDays};
+constexpr std::array<Table, UsageRollupDelta::kTableCount> kTables = {kHours, kDays, kResourceDays,
+                                                                      kMonths};
 
 // A (reported, usage) bucket pair of one rollup.
 struct BucketPair {
@@ -427,7 +445,10 @@ absl::StatusOr<std::vector<UsageAggregate>> AggregateUsageRollups(Connection& c,
   // themselves, read through the (subscription, reported time) and
   // (subscription, usage time) indexes: hourly records are that rollup.
   const bool records = f.by_resource && !days;
-  const Table& table = f.by_resource ? kResourceDays : (days ? kDays : kHours);
+  const bool months = f.granularity == UsageGranularity::kMonth && !f.by_resource &&
+                      f.from == YearMonth::Of(f.from).Start() &&
+                      f.to == YearMonth::Of(f.to).Start();
+  const Table& table = f.by_resource ? kResourceDays : (months ? kMonths : (days ? kDays : kHours));
   const std::int64_t unit = records ? 1 : table.unit;
   const std::string_view name = records ? "usage_records" : table.name;
 
@@ -469,6 +490,9 @@ absl::StatusOr<std::vector<UsageAggregate>> AggregateUsageRollups(Connection& c,
   absl::flat_hash_map<OutKey, std::size_t> index;
   std::vector<Summed> out;
   OutKey key;
+  std::optional<std::int64_t> last_usage_bucket;
+  Timestamp start;
+  Timestamp end;
   for (const BucketPair& pair : pairs) {
     stmt.Reset();
     if (!records) stmt.BindInt(pair.reported).BindInt(pair.usage);
@@ -476,13 +500,19 @@ absl::StatusOr<std::vector<UsageAggregate>> AggregateUsageRollups(Connection& c,
     for (;;) {
       STACKBILL_ASSIGN_OR_RETURN(bool row, stmt.Step());
       if (!row) break;
-      const Guid subscription = stmt.ReadGuid();
+      // Only the columns asked for are decoded.
+      auto guid = [&stmt](bool wanted) {
+        if (wanted) return stmt.ReadGuid();
+        stmt.Skip();
+        return Guid();
+      };
+      const Guid subscription = guid(f.by_subscription);
       const std::int64_t reported = stmt.ReadInt();
-      const Timestamp usage = Timestamp::FromUnixSeconds(stmt.ReadInt() * unit);
-      const Guid meter = stmt.ReadGuid();
-      const Guid cloud = stmt.ReadGuid();
-      const Guid tenant = stmt.ReadGuid();
-      const Guid local_subscription = stmt.ReadGuid();
+      const std::int64_t usage_bucket = stmt.ReadInt();
+      const Guid meter = guid(f.by_meter);
+      const Guid cloud = guid(f.by_stack);
+      const Guid tenant = guid(f.by_tenant);
+      const Guid local_subscription = guid(f.by_local_subscription);
       std::string_view resource;
       std::string_view instance_data;
       if (f.by_resource) {
@@ -493,11 +523,20 @@ absl::StatusOr<std::vector<UsageAggregate>> AggregateUsageRollups(Connection& c,
       const std::int64_t count = stmt.ReadInt();
       STACKBILL_RETURN_IF_ERROR(stmt.read_status());
 
-      Timestamp start = usage.TruncateToHour();
-      if (f.granularity == UsageGranularity::kMonth) {
-        start = YearMonth::Of(usage).Start();
-      } else if (f.granularity == UsageGranularity::kDay) {
-        start = usage.TruncateToDay();
+      // The output bucket, computed again only when the usage bucket changes
+      // (rows come a bucket pair at a time).
+      if (usage_bucket != last_usage_bucket) {
+        last_usage_bucket = usage_bucket;
+        const Timestamp usage = BucketStart(usage_bucket, unit);
+        start = usage.TruncateToHour();
+        end = start.AddHours(1);
+        if (f.granularity == UsageGranularity::kMonth) {
+          start = YearMonth::Of(usage).Start();
+          end = YearMonth::Of(usage).End();
+        } else if (f.granularity == UsageGranularity::kDay) {
+          start = usage.TruncateToDay();
+          end = start.AddDays(1);
+        }
       }
       key.start = start.unix_seconds();
       key.subscription = f.by_subscription ? std::optional(subscription) : std::nullopt;
@@ -516,9 +555,7 @@ absl::StatusOr<std::vector<UsageAggregate>> AggregateUsageRollups(Connection& c,
         s.key = key;
         UsageAggregate& a = s.aggregate;
         a.start = start;
-        a.end = f.granularity == UsageGranularity::kMonth ? YearMonth::Of(usage).End()
-                : f.granularity == UsageGranularity::kDay ? start.AddDays(1)
-                                                          : start.AddHours(1);
+        a.end = end;
         a.billed_subscription_id = key.subscription;
         a.tenant_id = key.tenant;
         a.meter_id = key.meter;

@@ -6,6 +6,8 @@
 //                                 tenant, stack-local subscription
 //   usage_rollup_days             … the same per reported day and usage day
 //   usage_rollup_resource_days    … per day and per resource (with its latest instanceData)
+//   usage_rollup_months           … per reported and usage calendar month (UTC), for the
+//                                 month granularity over whole months
 // keyed in that order, time first, so that an ingest writes where the newest
 // buckets are whatever the number of subscriptions (schema 7), and
 // usage_rollup_buckets, the (reported, usage) bucket pairs that hold rows of
@@ -50,12 +52,12 @@ class UsageRollupDelta {
   bool empty() const;
 
   // The rollup tables, in the order of sums_.
-  static constexpr std::size_t kTableCount = 3;
+  static constexpr std::size_t kTableCount = 4;
 
  private:
   struct Key {
     Guid subscription;
-    std::int64_t reported = 0;  // hour or day number since the epoch
+    std::int64_t reported = 0;  // hour, day or month number since the epoch
     std::int64_t usage = 0;
     Guid meter;
     std::string resource;  // per-resource tables only

@@ -1,4 +1,3 @@
-#include <cstdlib>
 #include <map>
 
 #include "absl/container/flat_hash_map.h"

@@ -1379,7 +1379,9 @@ std::vector<UsageAggregateFilter> AggregateFilters() {
     for (UsageGranularity g :
          {UsageGranularity::kHour, UsageGranularity::kDay, UsageGranularity::kMonth}) {
       // Whole days (the daily rollups), and hours that are not (the hourly).
-      for (auto [from, to] : {std::pair{kT0, kT0.AddDays(10)}, std::pair{Hours(5), Hours(53)}}) {
+      // Whole months (the monthly rollups), too.
+      for (auto [from, to] : {std::pair{kT0, kT0.AddDays(10)}, std::pair{Hours(5), Hours(53)},
+                              std::pair{kT0, kT0.AddDays(30)}}) {
         UsageAggregateFilter f{.basis = basis, .from = from, .to = to, .granularity = g};
         filters.push_back(f);  // totals per bucket
         f.by_subscription = f.by_tenant = f.by_meter = f.by_stack = true;
@@ -1411,14 +1413,32 @@ std::string Describe(const UsageAggregateFilter& f) {
   return text;
 }
 
+void ExpectPagesMatchTheWhole(Store& store, UsageAggregateFilter f, std::size_t limit);
+
 // Every filter of AggregateFilters() over the store equals the model over
-// what the store holds.
+// what the store holds; so do the Commerce pages of each subscription.
 void ExpectAggregatesMatchRecords(Store& store) {
   ASSERT_OK_AND_ASSIGN(Page<UsageRecord> all,
                        store.usage().ListUsage({}, PageRequest{.limit = 1000}));
   for (const UsageAggregateFilter& f : AggregateFilters()) {
     ASSERT_OK_AND_ASSIGN(std::vector<UsageAggregate> got, store.usage().AggregateUsage(f));
     EXPECT_EQ(got, ModelAggregates(all.items, f)) << Describe(f);
+  }
+  for (UsageTimeBasis basis : {UsageTimeBasis::kReported, UsageTimeBasis::kUsage}) {
+    for (const Guid& subscription : {G(2, 1), G(2, 2)}) {
+      const UsageAggregateFilter commerce{
+          .basis = basis,
+          .from = kT0,
+          .to = kT0.AddDays(10),
+          .granularity = UsageGranularity::kDay,
+          .billed_subscription_ids = std::vector<Guid>{subscription},
+          .by_subscription = true,
+          .by_meter = true,
+          .by_resource = true};
+      ASSERT_OK_AND_ASSIGN(std::vector<UsageAggregate> got, store.usage().AggregateUsage(commerce));
+      EXPECT_EQ(got, ModelAggregates(all.items, commerce)) << Describe(commerce);
+      ExpectPagesMatchTheWhole(store, commerce, 3);
+    }
   }
 }
 
