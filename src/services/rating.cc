@@ -95,7 +95,9 @@ std::optional<ResolvedPrice> PriceBook::Find(OfferType offer,
   if (partner) {
     if (auto price = FindIn(PriceSheetOwner::Partner(*partner), currency, meter)) return price;
   }
-  return FindIn(PriceSheetOwner::Offer(offer), currency, meter);
+  // APSS subscriptions are priced from the CSP list (SPEC §6.1).
+  return FindIn(PriceSheetOwner::Offer(offer == OfferType::kApss ? OfferType::kCsp : offer),
+                currency, meter);
 }
 
 }  // namespace stackbill

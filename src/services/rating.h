@@ -66,8 +66,9 @@ class PriceBook {
   PriceBook(const std::vector<PriceSheet>& sheets, YearMonth period);
 
   // The partner's override when its sheet in `currency` prices the meter,
-  // else the offer type's list price in `currency`; nullopt when neither does
-  // (the close's MissingPrice). No currency conversion.
+  // else the offer type's list price in `currency` (APSS: the CSP list);
+  // nullopt when neither does (the close's MissingPrice). No currency
+  // conversion.
   std::optional<ResolvedPrice> Find(OfferType offer, const std::optional<PartnerId>& partner,
                                     std::string_view currency, const Guid& meter) const;
 

@@ -182,6 +182,8 @@ TEST(PriceBookTest, APartnerOverridesListPricesMeterByMeterInItsCurrency) {
   EXPECT_EQ(unit(OfferType::kCsp, "contoso", "EUR", ip), "9");
   EXPECT_EQ(unit(OfferType::kPayAsYouGo, std::nullopt, "USD", ip), "7");
   EXPECT_EQ(unit(OfferType::kPayAsYouGo, std::nullopt, "USD", vm), "none");
+  EXPECT_EQ(unit(OfferType::kApss, std::nullopt, "USD", disk), "0.5");  // the CSP list
+  EXPECT_EQ(unit(OfferType::kEnterpriseAgreement, std::nullopt, "USD", disk), "none");
 }
 
 }  // namespace
