@@ -415,10 +415,11 @@ void QuantityAddFunction(sqlite3_context* context, int /*argc*/, sqlite3_value**
     return std::string_view(bytes == nullptr ? "" : bytes,
                             static_cast<std::size_t>(sqlite3_value_bytes(argv[i])));
   };
-  absl::StatusOr<Quantity> a = Quantity::Parse(text(0));
-  absl::StatusOr<Quantity> b = Quantity::Parse(text(1));
-  absl::StatusOr<Quantity> sum =
-      a.ok() && b.ok() ? a->Add(*b) : absl::StatusOr<Quantity>(a.ok() ? b.status() : a.status());
+  absl::StatusOr<Quantity> sum = Quantity::Parse(text(0));
+  if (sum.ok()) {
+    absl::StatusOr<Quantity> b = Quantity::Parse(text(1));
+    sum = b.ok() ? sum->Add(*b) : b.status();
+  }
   if (!sum.ok()) {
     const std::string message = Cat("stackbill_quantity_add: ", Message(sum.status()));
     sqlite3_result_error(context, message.c_str(), -1);

@@ -163,15 +163,20 @@ absl::Status UsageRollupDelta::Apply(Connection& c) {
     std::optional<Statement> update;
     std::optional<Statement> drop;
     absl::flat_hash_set<std::pair<std::int64_t, std::int64_t>> pairs;
+    // Adds `quantity` and `records` to the key (creating it), and lists its
+    // bucket pair.
+    auto add = [&](const Key& key, const Sum& sum, Quantity quantity, std::int64_t records) {
+      upsert.Reset();
+      bind_key(upsert, key);
+      upsert.BindDecimal(quantity).BindInt(records);
+      if (resource) upsert.BindText(sum.instance_data.value_or(""));
+      pairs.emplace(key.reported, key.usage);
+      return upsert.Run();
+    };
     for (const auto& [key, sum] : sums_[t]) {
       if (sum.records == 0 && sum.quantity.IsZero()) continue;  // what came in went out
       if (!sum.taken) {
-        upsert.Reset();
-        bind_key(upsert, key);
-        upsert.BindDecimal(sum.quantity).BindInt(sum.records);
-        if (resource) upsert.BindText(sum.instance_data.value_or(""));
-        STACKBILL_RETURN_IF_ERROR(upsert.Run());
-        pairs.emplace(key.reported, key.usage);
+        STACKBILL_RETURN_IF_ERROR(add(key, sum, sum.quantity, sum.records));
         continue;
       }
       if (!get) {
@@ -207,12 +212,7 @@ absl::Status UsageRollupDelta::Apply(Connection& c) {
                                        ": the rollups no longer match usage_records"));
       }
       if (!row) {  // records added and taken in this transaction, some left
-        upsert.Reset();
-        bind_key(upsert, key);
-        upsert.BindDecimal(quantity).BindInt(records);
-        if (resource) upsert.BindText(sum.instance_data.value_or(""));
-        STACKBILL_RETURN_IF_ERROR(upsert.Run());
-        pairs.emplace(key.reported, key.usage);
+        STACKBILL_RETURN_IF_ERROR(add(key, sum, quantity, records));
         continue;
       }
       if (records == 0) {
@@ -366,7 +366,11 @@ absl::StatusOr<std::vector<UsageAggregate>> PageOfResourceDays(Connection& c,
       "WHERE reported_bucket = ? AND usage_bucket = ? AND billed_subscription_id = ?";
   constexpr std::string_view kOrder = " ORDER BY meter_id, resource_uri";
   // Items are in (usage day, meter, resource) order, so the pairs are taken
-  // one usage day at a time: a page opens the cursors of its own days only.
+  // one usage day at a time, from the page's first day: a page opens the
+  // cursors of its own days only.
+  if (f.after) {
+    std::erase_if(pairs, [after_day](const BucketPair& p) { return p.usage < after_day; });
+  }
   std::sort(pairs.begin(), pairs.end(), [](const BucketPair& x, const BucketPair& y) {
     return std::tie(x.usage, x.reported) < std::tie(y.usage, y.reported);
   });
@@ -377,7 +381,6 @@ absl::StatusOr<std::vector<UsageAggregate>> PageOfResourceDays(Connection& c,
     const bool resume = f.after && usage == after_day;
     cursors.clear();
     for (; p < pairs.size() && pairs[p].usage == usage; ++p) {
-      if (f.after && usage < after_day) continue;  // before the page
       STACKBILL_ASSIGN_OR_RETURN(
           Statement stmt,
           c.Prepare(Cat(kSql, resume ? " AND (meter_id, resource_uri) > (?, ?)" : "", kOrder)));
@@ -446,8 +449,7 @@ absl::StatusOr<std::vector<UsageAggregate>> AggregateUsageRollups(Connection& c,
   // (subscription, usage time) indexes: hourly records are that rollup.
   const bool records = f.by_resource && !days;
   const bool months = f.granularity == UsageGranularity::kMonth && !f.by_resource &&
-                      f.from == YearMonth::Of(f.from).Start() &&
-                      f.to == YearMonth::Of(f.to).Start();
+                      f.from == f.from.TruncateToMonth() && f.to == f.to.TruncateToMonth();
   const Table& table = f.by_resource ? kResourceDays : (months ? kMonths : (days ? kDays : kHours));
   const std::int64_t unit = records ? 1 : table.unit;
   const std::string_view name = records ? "usage_records" : table.name;
