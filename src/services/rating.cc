@@ -64,10 +64,6 @@ absl::StatusOr<RatedUsage> RateLateUsage(const MeterPrice& price, Quantity close
   return ApplyTiers(price, before, after);
 }
 
-absl::StatusOr<Amount> RoundLine(const RatedUsage& rated, const Currency& currency) {
-  return RoundToCurrency(rated.amount, currency);
-}
-
 PriceBook::PriceBook(const std::vector<PriceSheet>& sheets, YearMonth period) : sheets_(sheets) {
   const Timestamp start = period.Start();
   for (std::size_t i = 0; i < sheets_.size(); ++i) {

@@ -5,11 +5,11 @@
 // subscription's `IncludedQuantity` is free, then the graduated `MeterRates`
 // tiers apply to the rest, each tier's unit price from its start up to the
 // next tier's start. Exact: every tier's amount is quantity × unit price with
-// no rounding; RoundLine() is the one rounding of a line, half-even to the
-// currency's minor unit. Units below the first tier's start are not charged
-// (no tier covers them). PriceBook picks, for a billing period, the sheet
-// versions in force and a meter's price in them (a partner's override before
-// the offer's list price). Pure: no store, no clock.
+// no rounding; a line's amount is then rounded once, by RoundToCurrency
+// (core/decimal.h: half-even to the currency's minor unit, R14). Units below the first tier's start
+// are not charged (no tier covers them). PriceBook picks, for a billing period, the sheet versions
+// in force and a meter's price in them (a partner's override before the offer's list price). Pure:
+// no store, no clock.
 
 #include <cstddef>
 #include <map>
@@ -45,9 +45,6 @@ absl::StatusOr<RatedUsage> RateUsage(const MeterPrice& price, Quantity total);
 // closed total or late quantity.
 absl::StatusOr<RatedUsage> RateLateUsage(const MeterPrice& price, Quantity closed_total,
                                          Quantity late);
-
-// The line's amount: RoundHalfEven to the currency's minor unit (R14).
-absl::StatusOr<Amount> RoundLine(const RatedUsage& rated, const Currency& currency);
 
 // A meter's price for one billing period, and the sheet version it came from
 // (a close locks the versions it used).

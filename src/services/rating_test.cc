@@ -36,8 +36,8 @@ TEST(RatingTest, IncludedQuantityIsFreeThenTheTiersApply) {
   // 200.0000000001 × 0.9999999999, exact to its 20th digit: no rounding.
   EXPECT_EQ(rated->tiers[2].amount, A("199.99999998009999999999"));
   EXPECT_EQ(rated->amount, A("1429.99999998009999999999"));
-  EXPECT_EQ(*RoundLine(*rated, {.code = "USD", .minor_units = 2}), A("1430"));
-  EXPECT_EQ(*RoundLine(*rated, {.code = "KWD", .minor_units = 3}), A("1430"));
+  EXPECT_EQ(*RoundToCurrency(rated->amount, {.code = "USD", .minor_units = 2}), A("1430"));
+  EXPECT_EQ(*RoundToCurrency(rated->amount, {.code = "KWD", .minor_units = 3}), A("1430"));
 }
 
 TEST(RatingTest, ATotalWithinTheIncludedQuantityCostsNothing) {
@@ -76,8 +76,8 @@ TEST(RatingTest, HalvesRoundToEvenOncePerLine) {
   auto three = RateUsage(price, Q("3"));  // 0.015 → 0.02 (even)
   ASSERT_TRUE(one.ok() && three.ok());
   const Currency usd{.code = "USD", .minor_units = 2};
-  EXPECT_EQ(*RoundLine(*one, usd), A("0"));
-  EXPECT_EQ(*RoundLine(*three, usd), A("0.02"));
+  EXPECT_EQ(*RoundToCurrency(one->amount, usd), A("0"));
+  EXPECT_EQ(*RoundToCurrency(three->amount, usd), A("0.02"));
 }
 
 // R12: a late quantity costs what it adds to the closed total, for any split.
