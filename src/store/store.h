@@ -66,6 +66,7 @@ inline constexpr std::string_view kCloudAlreadyRegistered = "CloudAlreadyRegiste
 inline constexpr std::string_view kRegistrationCloudIdMismatch = "RegistrationCloudIdMismatch";
 inline constexpr std::string_view kPriceSheetLocked = "PriceSheetLocked";
 inline constexpr std::string_view kPeriodsCloseInOrder = "PeriodsCloseInOrder";
+inline constexpr std::string_view kPeriodClosed = "PeriodClosed";
 inline constexpr std::string_view kInvalidCursor = "InvalidCursor";
 inline constexpr std::string_view kInvalidPageSize = "InvalidPageSize";
 inline constexpr std::string_view kStoreSchemaTooNew = "StoreSchemaTooNew";
@@ -856,11 +857,42 @@ struct Invoice {
 // "SB-{year}-{6-digit sequence}".
 std::string FormatInvoiceNumber(int year, std::int64_t sequence);
 
+// The ledger of what closes billed (R12): per usage month, billed
+// subscription, meter and zero rating, the quantity invoiced so far — by the
+// close of that month, then by late and adjustment lines of later closes. A
+// later close bills the difference between the month's usage now and this.
+struct BilledUsage {
+  YearMonth usage_month;
+  Guid billed_subscription_id;
+  Guid meter_id;
+  bool zero_rated = false;
+  Quantity quantity;
+  friend bool operator==(const BilledUsage&, const BilledUsage&) = default;
+};
+
+// A PlatformAdmin's credit (negative) or debit line on an open period's
+// invoice for a subscription (SPEC §5), audited; immutable once added.
+struct Adjustment {
+  Guid id;  // chosen by the caller
+  YearMonth period;
+  Guid subscription_id;
+  std::optional<Guid> meter_id;
+  Amount amount;         // in `currency`, at most its minor unit's digits
+  std::string currency;  // ISO 4217: the bill-to party's
+  std::string reason;    // required
+  Guid actor_principal_id;
+  Timestamp created_at;
+  friend bool operator==(const Adjustment&, const Adjustment&) = default;
+};
+
 struct ClosePeriodRequest {
   YearMonth period;
   Timestamp closed_at;
-  std::vector<Invoice> invoices;  // without number and issued_at
-  std::vector<PriceSheetKey> price_sheets_to_lock;
+  std::vector<Invoice> invoices{};  // without number and issued_at
+  std::vector<PriceSheetKey> price_sheets_to_lock{};
+  // Ledger rows after this close, each replacing the row of its key (the
+  // quantity is the new total billed, not an increment).
+  std::vector<BilledUsage> billed{};
 };
 
 struct ClosePeriodResult {
@@ -900,6 +932,19 @@ class BillingStore {
   virtual absl::StatusOr<Invoice> GetInvoiceByNumber(std::string_view number) = 0;
   // Ordered by number.
   virtual absl::StatusOr<std::vector<Invoice>> ListInvoices(const InvoiceFilter& filter) = 0;
+
+  // The ledger rows of usage months in [from, to], ordered by (month,
+  // subscription, meter, zero rating).
+  virtual absl::StatusOr<std::vector<BilledUsage>> ListBilledUsage(YearMonth from,
+                                                                   YearMonth to) = 0;
+  // Adds an adjustment to an open period. REQUIRES: a non-empty reason
+  // (InvalidArgument). FailedPrecondition / "PeriodClosed" when the period is
+  // closed (checked in the same transaction as the insert, so an adjustment
+  // is either on that close's invoices or refused); AlreadyExists for a taken
+  // id.
+  virtual absl::Status AddAdjustment(const Adjustment& adjustment) = 0;
+  // A period's adjustments in the order they were added.
+  virtual absl::StatusOr<std::vector<Adjustment>> ListAdjustments(YearMonth period) = 0;
 };
 
 // ---------------------------------------------------------------------------

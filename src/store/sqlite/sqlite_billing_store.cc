@@ -10,6 +10,10 @@
 namespace stackbill::sqlite {
 namespace {
 
+constexpr std::string_view kAdjustmentColumns =
+    "id, period_year, period_month, subscription_id, meter_id, amount, currency, reason, "
+    "actor_principal_id, created_s, created_ns";
+
 constexpr std::string_view kSheetKeyCondition =
     "owner_kind = ? AND owner_id = ? AND currency = ? AND effective_s = ? AND effective_ns = ?";
 
@@ -407,6 +411,7 @@ class SqliteBillingStore final : public BillingStore {
           c.Run("INSERT INTO invoice_sequences (year, last_sequence) VALUES (?, ?) "
                 "ON CONFLICT (year) DO UPDATE SET last_sequence = excluded.last_sequence",
                 {std::int64_t{year}, sequence}));
+      STACKBILL_RETURN_IF_ERROR(WriteLedger(c, request.billed));
       result.period.closed_at = request.closed_at;
       result.newly_closed = true;
       return absl::OkStatus();
@@ -445,6 +450,95 @@ class SqliteBillingStore final : public BillingStore {
     STACKBILL_RETURN_IF_ERROR(
         db_.Read([&](Connection& c) { return LoadInvoices(c, where, invoices); }));
     return invoices;
+  }
+
+  absl::StatusOr<std::vector<BilledUsage>> ListBilledUsage(YearMonth from, YearMonth to) override {
+    std::vector<BilledUsage> rows;
+    STACKBILL_RETURN_IF_ERROR(db_.Read([&](Connection& c) -> absl::Status {
+      STACKBILL_ASSIGN_OR_RETURN(
+          Statement stmt,
+          c.Prepare("SELECT usage_year, usage_month, billed_subscription_id, meter_id, zero_rated, "
+                    "quantity FROM billed_usage WHERE (usage_year, usage_month) >= (?, ?) AND "
+                    "(usage_year, usage_month) <= (?, ?) ORDER BY usage_year, usage_month, "
+                    "billed_subscription_id, meter_id, zero_rated"));
+      stmt.BindInt(from.year()).BindInt(from.month()).BindInt(to.year()).BindInt(to.month());
+      while (true) {
+        STACKBILL_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) return absl::OkStatus();
+        BilledUsage billed;
+        billed.usage_month = ReadYearMonth(stmt);
+        billed.billed_subscription_id = stmt.ReadGuid();
+        billed.meter_id = stmt.ReadGuid();
+        billed.zero_rated = stmt.ReadBool();
+        billed.quantity = stmt.ReadDecimal<QuantityTraits>();
+        STACKBILL_RETURN_IF_ERROR(stmt.read_status());
+        rows.push_back(std::move(billed));
+      }
+    }));
+    return rows;
+  }
+
+  absl::Status AddAdjustment(const Adjustment& adjustment) override {
+    if (adjustment.reason.empty()) {
+      return absl::InvalidArgumentError("an adjustment needs a reason");
+    }
+    return db_.Write([&](Connection& c) -> absl::Status {
+      STACKBILL_ASSIGN_OR_RETURN(std::optional<Timestamp> closed_at,
+                                 ClosedAt(c, adjustment.period));
+      if (closed_at) {
+        return FailedPreconditionError(store_errors::kPeriodClosed,
+                                       Cat("billing period ", adjustment.period.ToString(),
+                                           " is closed: adjust the next open period instead"));
+      }
+      STACKBILL_ASSIGN_OR_RETURN(bool taken, RowExists(c, "SELECT 1 FROM adjustments WHERE id = ?",
+                                                       {GuidValue(adjustment.id)}));
+      if (taken) {
+        return AlreadyExistsError("AdjustmentAlreadyExists",
+                                  Cat("adjustment ", adjustment.id.ToString(), " already exists"));
+      }
+      STACKBILL_ASSIGN_OR_RETURN(Statement insert,
+                                 c.Prepare(Cat("INSERT INTO adjustments (", kAdjustmentColumns,
+                                               ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")));
+      insert.BindGuid(adjustment.id)
+          .BindInt(adjustment.period.year())
+          .BindInt(adjustment.period.month())
+          .BindGuid(adjustment.subscription_id)
+          .BindOptionalGuid(adjustment.meter_id)
+          .BindDecimal(adjustment.amount)
+          .BindText(adjustment.currency)
+          .BindText(adjustment.reason)
+          .BindGuid(adjustment.actor_principal_id)
+          .BindTime(adjustment.created_at);
+      return insert.Run();
+    });
+  }
+
+  absl::StatusOr<std::vector<Adjustment>> ListAdjustments(YearMonth period) override {
+    std::vector<Adjustment> adjustments;
+    STACKBILL_RETURN_IF_ERROR(db_.Read([&](Connection& c) -> absl::Status {
+      STACKBILL_ASSIGN_OR_RETURN(Statement stmt,
+                                 c.Prepare(Cat("SELECT ", kAdjustmentColumns,
+                                               " FROM adjustments WHERE period_year = ? AND "
+                                               "period_month = ? ORDER BY rowid")));
+      stmt.BindInt(period.year()).BindInt(period.month());
+      while (true) {
+        STACKBILL_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) return absl::OkStatus();
+        Adjustment a;
+        a.id = stmt.ReadGuid();
+        a.period = ReadYearMonth(stmt);
+        a.subscription_id = stmt.ReadGuid();
+        a.meter_id = stmt.ReadOptionalGuid();
+        a.amount = stmt.ReadDecimal<AmountTraits>();
+        a.currency = stmt.ReadText();
+        a.reason = stmt.ReadText();
+        a.actor_principal_id = stmt.ReadGuid();
+        a.created_at = stmt.ReadTime();
+        STACKBILL_RETURN_IF_ERROR(stmt.read_status());
+        adjustments.push_back(std::move(a));
+      }
+    }));
+    return adjustments;
   }
 
  private:
@@ -557,6 +651,26 @@ class SqliteBillingStore final : public BillingStore {
           .BindBool(line.adjustment)
           .BindText(line.description);
       STACKBILL_RETURN_IF_ERROR(insert.Run());
+    }
+    return absl::OkStatus();
+  }
+
+  static absl::Status WriteLedger(Connection& c, const std::vector<BilledUsage>& billed) {
+    if (billed.empty()) return absl::OkStatus();
+    STACKBILL_ASSIGN_OR_RETURN(
+        Statement upsert,
+        c.Prepare("INSERT INTO billed_usage (usage_year, usage_month, billed_subscription_id, "
+                  "meter_id, zero_rated, quantity) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO "
+                  "UPDATE SET quantity = excluded.quantity"));
+    for (const BilledUsage& row : billed) {
+      upsert.Reset();
+      upsert.BindInt(row.usage_month.year())
+          .BindInt(row.usage_month.month())
+          .BindGuid(row.billed_subscription_id)
+          .BindGuid(row.meter_id)
+          .BindBool(row.zero_rated)
+          .BindDecimal(row.quantity);
+      STACKBILL_RETURN_IF_ERROR(upsert.Run());
     }
     return absl::OkStatus();
   }

@@ -724,8 +724,44 @@ CREATE INDEX usage_rollup_buckets_by_usage
 UPDATE usage_rollup_state SET built = 0;
 )sql";
 
-constexpr std::array<std::string_view, 7> kMigrations = {kVersion1, kVersion2, kVersion3, kVersion4,
-                                                         kVersion5, kVersion6, kVersion7};
+constexpr std::string_view kVersion8 = R"sql(
+-- What closed periods billed, per usage month, billed subscription, meter and
+-- zero rating (BillingStore::ClosePeriod's ledger): a later close bills the
+-- difference between a closed month's usage now and this (late usage,
+-- superseded and re-routed records, R12), so nothing is billed twice or lost
+-- whatever arrives while a close runs.
+CREATE TABLE billed_usage (
+  usage_year             INTEGER NOT NULL,
+  usage_month            INTEGER NOT NULL,
+  billed_subscription_id BLOB NOT NULL,
+  meter_id               BLOB NOT NULL,
+  zero_rated             INTEGER NOT NULL,
+  quantity               TEXT NOT NULL,
+  PRIMARY KEY (usage_year, usage_month, billed_subscription_id, meter_id, zero_rated)
+) WITHOUT ROWID;
+
+-- PlatformAdmins' credit and debit lines for an open period (SPEC §5).
+CREATE TABLE adjustments (
+  id                 BLOB NOT NULL PRIMARY KEY,
+  period_year        INTEGER NOT NULL,
+  period_month       INTEGER NOT NULL,
+  subscription_id    BLOB NOT NULL,
+  meter_id           BLOB,
+  amount             TEXT NOT NULL,
+  currency           TEXT NOT NULL,
+  reason             TEXT NOT NULL,
+  actor_principal_id BLOB NOT NULL,
+  created_s INTEGER NOT NULL, created_ns INTEGER NOT NULL
+);
+CREATE INDEX adjustments_by_period ON adjustments (period_year, period_month);
+CREATE TRIGGER adjustments_immutable_update BEFORE UPDATE ON adjustments
+  BEGIN SELECT RAISE(ABORT, 'adjustments are immutable'); END;
+CREATE TRIGGER adjustments_immutable_delete BEFORE DELETE ON adjustments
+  BEGIN SELECT RAISE(ABORT, 'adjustments are immutable'); END;
+)sql";
+
+constexpr std::array<std::string_view, 8> kMigrations = {
+    kVersion1, kVersion2, kVersion3, kVersion4, kVersion5, kVersion6, kVersion7, kVersion8};
 
 }  // namespace
 

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/testing/status_matchers.h"
 
 namespace stackbill::store_testing {
 namespace {
@@ -29,33 +30,7 @@ namespace {
 // ---------------------------------------------------------------------------
 // Assertion helpers: tests check the specific code, never just "not ok".
 
-absl::Status ToStatus(const absl::Status& status) { return status; }
-template <typename T>
-absl::Status ToStatus(const absl::StatusOr<T>& status_or) {
-  return status_or.status();
-}
-
-#define CONTRACT_CONCAT_INNER(a, b) a##b
-#define CONTRACT_CONCAT(a, b) CONTRACT_CONCAT_INNER(a, b)
-
-#define ASSERT_OK(expr)                                   \
-  do {                                                    \
-    const absl::Status contract_status = ToStatus(expr);  \
-    ASSERT_TRUE(contract_status.ok()) << contract_status; \
-  } while (false)
-
-#define EXPECT_OK(expr)                                   \
-  do {                                                    \
-    const absl::Status contract_status = ToStatus(expr);  \
-    EXPECT_TRUE(contract_status.ok()) << contract_status; \
-  } while (false)
-
-#define ASSERT_OK_AND_ASSIGN(lhs, expr) \
-  ASSERT_OK_AND_ASSIGN_IMPL(CONTRACT_CONCAT(contract_status_or_, __COUNTER__), lhs, expr)
-#define ASSERT_OK_AND_ASSIGN_IMPL(tmp, lhs, expr) \
-  auto tmp = (expr);                              \
-  ASSERT_TRUE(tmp.ok()) << tmp.status();          \
-  lhs = *std::move(tmp)
+using ::stackbill::testing::ToStatus;
 
 // Expects `expr` to fail with canonical `code` (and, when given, the product
 // error code).
@@ -2432,6 +2407,72 @@ TEST_P(StoreContract, PeriodsCloseInOrder) {
   EXPECT_ERROR(billing.ClosePeriod(Close(YearMonth(2026, 10), At("2027-02-04T00:00:00Z"), {})),
                kFailedPrecondition, "PeriodsCloseInOrder");
   EXPECT_OK(billing.ClosePeriod(Close(YearMonth(2026, 12), At("2027-01-04T00:00:00Z"), {})));
+}
+
+TEST_P(StoreContract, TheCloseWritesTheBilledLedgerOnce) {
+  BillingStore& billing = store().billing();
+  const YearMonth oct(2026, 10), nov(2026, 11);
+  auto q = [](std::string_view text) { return *Quantity::Parse(text); };
+  ClosePeriodRequest request = Close(oct, At("2026-11-04T00:00:00Z"), {});
+  request.billed = {{oct, G(1, 1), G(2, 1), false, q("10.5")},
+                    {oct, G(1, 1), G(2, 1), true, q("3")},
+                    {oct, G(1, 2), G(2, 1), false, q("0.0000000001")}};
+  ASSERT_OK(billing.ClosePeriod(request));
+  // A replayed close with other rows changes nothing (idempotent).
+  ClosePeriodRequest replay = request;
+  replay.billed = {{oct, G(1, 1), G(2, 1), false, q("99")}};
+  ASSERT_OK(billing.ClosePeriod(replay));
+  // The next close replaces a row of October (late usage billed) and adds November's.
+  request = Close(nov, At("2026-12-04T00:00:00Z"), {});
+  request.billed = {{oct, G(1, 1), G(2, 1), false, q("12")},
+                    {nov, G(1, 1), G(2, 1), false, q("7")}};
+  ASSERT_OK(billing.ClosePeriod(request));
+  ASSERT_OK_AND_ASSIGN(std::vector<BilledUsage> october, billing.ListBilledUsage(oct, oct));
+  EXPECT_EQ(october, (std::vector<BilledUsage>{{oct, G(1, 1), G(2, 1), false, q("12")},
+                                               {oct, G(1, 1), G(2, 1), true, q("3")},
+                                               {oct, G(1, 2), G(2, 1), false, q("0.0000000001")}}));
+  ASSERT_OK_AND_ASSIGN(std::vector<BilledUsage> both, billing.ListBilledUsage(oct, nov));
+  ASSERT_EQ(both.size(), 4u);
+  EXPECT_EQ(both.back(), (BilledUsage{nov, G(1, 1), G(2, 1), false, q("7")}));
+  ASSERT_OK_AND_ASSIGN(std::vector<BilledUsage> none,
+                       billing.ListBilledUsage(YearMonth(2026, 12), YearMonth(2027, 12)));
+  EXPECT_TRUE(none.empty());
+}
+
+TEST_P(StoreContract, AdjustmentsGoOnlyToOpenPeriods) {
+  BillingStore& billing = store().billing();
+  const YearMonth oct(2026, 10), nov(2026, 11);
+  Adjustment credit{.id = G(8, 1),
+                    .period = nov,
+                    .subscription_id = G(1, 1),
+                    .meter_id = G(2, 1),
+                    .amount = *Amount::Parse("-12.34"),
+                    .currency = "USD",
+                    .reason = "outage credit",
+                    .actor_principal_id = G(3, 1),
+                    .created_at = At("2026-11-20T10:00:00Z")};
+  Adjustment debit = credit;
+  debit.id = G(8, 2);
+  debit.meter_id.reset();
+  debit.amount = *Amount::Parse("5");
+  debit.reason = "setup fee";
+  ASSERT_OK(billing.AddAdjustment(credit));
+  ASSERT_OK(billing.AddAdjustment(debit));
+  EXPECT_STATUS(billing.AddAdjustment(credit), kAlreadyExists);
+  Adjustment no_reason = credit;
+  no_reason.id = G(8, 3);
+  no_reason.reason.clear();
+  EXPECT_STATUS(billing.AddAdjustment(no_reason), kInvalidArgument);
+  ASSERT_OK_AND_ASSIGN(std::vector<Adjustment> listed, billing.ListAdjustments(nov));
+  EXPECT_EQ(listed, (std::vector<Adjustment>{credit, debit}));
+
+  ASSERT_OK(billing.ClosePeriod(Close(oct, At("2026-11-04T00:00:00Z"), {})));
+  Adjustment late = credit;
+  late.id = G(8, 4);
+  late.period = oct;
+  EXPECT_ERROR(billing.AddAdjustment(late), kFailedPrecondition, "PeriodClosed");
+  ASSERT_OK_AND_ASSIGN(std::vector<Adjustment> october, billing.ListAdjustments(oct));
+  EXPECT_TRUE(october.empty());
 }
 
 TEST_P(StoreContract, InvoicesRoundTripExactly) {

@@ -1,0 +1,140 @@
+#pragma once
+
+// BillingService: price sheets, billing periods and invoices (SPEC §5, §6.1,
+// R8, R9, R12, R14) — the use cases behind /v1/priceSheets,
+// /v1/billingPeriods, /v1/invoices and /v1/adjustments, with their
+// authorisation.
+//
+// How a period's invoices are built (Build below), from the store's rollups
+// and never from raw records:
+//  * The period is cut at every instant inside it where a fact that decides
+//    billing changes (a partner's parent, a subscription's owner, a stack's
+//    registration), rounded up to the hour since records are hourly; within
+//    a piece nothing changes, so its usage per (billed subscription, meter,
+//    stack) is classified once: bill-to party (R8, BillToAt) and zero rating
+//    (R9, the registration's billing model).
+//  * A line per (subscription, meter) is rated over the period's total with
+//    the price in force (a partner override first), rounded once (R14);
+//    zero-rated usage gets its own line at zero.
+//  * Every closed month before it is compared with the ledger of what closes
+//    billed (BillingStore::ListBilledUsage): more usage now is a late line at
+//    that month's prices, rated marginally (R12); less (or any change where a
+//    record of that month was superseded after its close, R11) is an
+//    automatic adjustment, rated the same way. The close writes the ledger in
+//    its own transaction, so usage arriving while a close runs is billed by
+//    the next close: nothing lost, nothing billed twice.
+//  * PlatformAdmins' adjustments of the period are added as they are.
+// Invoices go to the bill-to party in its currency; an invoice without lines
+// is not issued.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/access.h"
+#include "core/time.h"
+#include "services/history_cache.h"
+#include "store/store.h"
+
+namespace stackbill {
+
+// Product error codes of billing.
+namespace billing_errors {
+inline constexpr std::string_view kMissingPrice = "MissingPrice";
+inline constexpr std::string_view kPeriodNotEnded = "PeriodNotEnded";
+inline constexpr std::string_view kInvalidAdjustment = "InvalidAdjustment";
+inline constexpr std::string_view kInvoiceNotFound = "InvoiceNotFound";
+}  // namespace billing_errors
+
+struct BillingOptions {
+  // How long after a month ends it closes by itself (SPEC §5: 72 h).
+  std::chrono::seconds auto_close_grace = std::chrono::hours(72);
+  bool auto_close = true;
+};
+
+// A billing period as GET /v1/billingPeriods shows it.
+struct BillingPeriodState {
+  YearMonth period;
+  std::optional<Timestamp> closed_at;  // empty: open
+  Timestamp auto_close_at;             // the month's end + the grace
+  std::size_t invoices = 0;            // issued by its close
+};
+
+struct CloseOptions {
+  // Bill meters without a price as zero-rated lines flagged Unpriced instead
+  // of failing with MissingPrice (SPEC §5).
+  bool allow_unpriced = false;
+};
+
+class BillingService {
+ public:
+  BillingService(Store& store, BillingOptions options);
+
+  // --- price sheets (PlatformAdmin writes; PartnerAdmins read the lists and
+  // their own overrides) ---------------------------------------------------
+  // Creates or replaces a version; true when created. FailedPrecondition /
+  // PriceSheetLocked once a closed period used it. Audited.
+  absl::StatusOr<bool> PutPriceSheet(const Caller& caller, Timestamp now, const PriceSheet& sheet);
+  absl::StatusOr<std::vector<PriceSheet>> ListPriceSheets(const Caller& caller, Timestamp now,
+                                                          const PriceSheetFilter& filter);
+
+  // --- periods ---------------------------------------------------------------
+  // From the first month with usage (or the first closed) to the current
+  // month, oldest first. PlatformAdmins and PartnerAdmins.
+  absl::StatusOr<std::vector<BillingPeriodState>> ListPeriods(const Caller& caller, Timestamp now);
+  // PlatformAdmin. Idempotent: closing a closed period returns what its close
+  // issued. FailedPrecondition / PeriodNotEnded before the month's end;
+  // PeriodsCloseInOrder when an earlier month is open (the first close must
+  // be of the first month with usage); MissingPrice naming the meters unless
+  // allow_unpriced. Audited.
+  absl::StatusOr<ClosePeriodResult> ClosePeriod(const Caller& caller, Timestamp now,
+                                                YearMonth period, const CloseOptions& options);
+  // Closes, in order, every period whose grace has passed (serve calls it
+  // every minute unless auto_close is off). Returns the closes it made; stops
+  // at the first that fails (e.g. MissingPrice) and returns that error.
+  absl::StatusOr<std::vector<ClosePeriodResult>> AutoClose(Timestamp now);
+  // The period the next close would be of; nullopt when there is no usage
+  // and nothing closed.
+  absl::StatusOr<std::optional<YearMonth>> NextPeriodToClose(Timestamp now);
+
+  // --- invoices --------------------------------------------------------------
+  // Invoices the caller may read (CheckInvoiceAccess), of `filter`.
+  absl::StatusOr<std::vector<Invoice>> ListInvoices(const Caller& caller, Timestamp now,
+                                                    const InvoiceFilter& filter);
+  // By id or number. NotFound / InvoiceNotFound also when not visible.
+  absl::StatusOr<Invoice> GetInvoice(const Caller& caller, Timestamp now, std::string_view id);
+  // The running estimate of an open period for one bill-to party, in the
+  // invoice's shape without a number (lines may be empty). Unpriced meters
+  // are flagged rather than refused. FailedPrecondition / PeriodClosed for a
+  // closed period.
+  absl::StatusOr<Invoice> Estimate(const Caller& caller, Timestamp now, const BillTo& bill_to,
+                                   YearMonth period);
+
+  // PlatformAdmin: a credit or debit on an open period's invoice for a
+  // subscription, with a reason; its currency must be the bill-to party's
+  // and have at most its minor unit's digits (InvalidArgument /
+  // InvalidAdjustment). Audited.
+  absl::StatusOr<Adjustment> AddAdjustment(const Caller& caller, Timestamp now,
+                                           Adjustment adjustment);
+
+  // The invoices a close of `period` would issue now, for every party (or
+  // only `only`), with the close request (ledger, sheets to lock) filled in
+  // when `request` is given. No authorisation: for the routes above and
+  // tests.
+  absl::StatusOr<std::vector<Invoice>> Build(YearMonth period, const CloseOptions& options,
+                                             const std::optional<BillTo>& only,
+                                             ClosePeriodRequest* request);
+
+ private:
+  absl::StatusOr<std::optional<YearMonth>> FirstUsageMonth(Timestamp now);
+  absl::StatusOr<ClosePeriodResult> Close(Timestamp now, YearMonth period,
+                                          const CloseOptions& options);
+
+  Store& store_;
+  BillingOptions options_;
+  HistoryCache history_;
+};
+
+}  // namespace stackbill
