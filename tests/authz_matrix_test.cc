@@ -58,6 +58,7 @@
 #include "http/metrics.h"
 #include "http/ops_routes.h"
 #include "http/router.h"
+#include "services/billing_service.h"
 #include "services/identity_service.h"
 #include "services/registration_service.h"
 #include "services/store_authenticator.h"
@@ -353,6 +354,43 @@ class World {
                                                 .effective_from = std::nullopt},
                                                kSeedTime),
          "customer subscription");
+
+    // December's usage of the customer's CSP subscription, priced and
+    // closed in January: SB-2027-000001 (numbered in the year of issue) is
+    // billed to "owner" (R8).
+    PriceSheet sheet;
+    sheet.key = {.owner = PriceSheetOwner::Offer(OfferType::kCsp),
+                 .currency = "USD",
+                 .effective_date = Must(Timestamp::Parse("2026-01-01T00:00:00Z"), "date")};
+    sheet.meters.push_back(
+        {.meter_id = kMeter,
+         .tiers = {{.start = Quantity(), .unit_price = *UnitPrice::Parse("0.5")}},
+         .included_quantity = Quantity()});
+    BillingService billing(*store_, BillingOptions{.auto_close = false});
+    Must(billing.PutPriceSheet(admin, kSeedTime, sheet), "price sheet");
+    std::vector<UsageRecord> records;
+    const YearMonth december(2026, 12);
+    for (int h = 0; h < 3; ++h) {
+      UsageRecord r;
+      r.cloud_id = kCloudA;
+      r.identity = fmt::format("dec-{}", h);
+      r.content_hash = "hash";
+      r.tenant_id = kCustomerDir;
+      r.local_subscription_id = kLocalSubscription;
+      r.meter_id = kMeter;
+      r.quantity = *Quantity::Parse("2");
+      r.usage_start = december.Start().AddHours(h);
+      r.usage_end = r.usage_start.AddHours(1);
+      r.resource_uri = "/subscriptions/x/vm";
+      r.instance_data = "{}";
+      r.routing.billed_subscription_id = kCustomerCsp;
+      r.routing.bill_to = BillTo{BillTo::Kind::kPartner, "owner", Guid()};
+      r.routing.reason = RoutingReason::kRegisteredCustomer;
+      r.reported_time = r.usage_end;
+      records.push_back(std::move(r));
+    }
+    Must(store_->usage().WriteUsage(records), "December's usage");
+    Must(billing.ClosePeriod(admin, kSeedTime, december, CloseOptions{}), "December's close");
   }
 
   std::unique_ptr<Store> store_;
@@ -414,6 +452,8 @@ std::map<std::string, std::vector<Case>> Matrix() {
   const std::string b_readers = "200 404 200 404 404 404 404";
   const std::string everyone = "200 200 200 200 200 200 200";
   const std::string platform_only = "2xx 403 403 403 403 403 403";
+  const std::string partners_read = "200 200 200 200 403 403 403";
+  const std::string owner_chain = "200 200 404 404 404 404 404";
   return {
       {"ops.healthz",
        {{"anyone",
@@ -660,6 +700,54 @@ std::map<std::string, std::vector<Case>> Matrix() {
          {},
          R"({"meterId":"0e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b","name":"GPU Hours","unit":"Hours"})",
          Row(platform_only)}}},
+
+      // SPEC §5 billing (R8): price sheets are written by PlatformAdmins and
+      // read by partners; invoices and estimates are the bill-to chain's — a
+      // customer's directory and other partners find nothing (404), lists
+      // answer with what the caller may see.
+      {"priceSheets.putOffer",
+       {{"CSP list, 2027",
+         "/v1/priceSheets/offers/CSP/USD/2027-01-01",
+         {},
+         fmt::format(R"({{"meters":[{{"meterId":"{}","meterRates":{{"0":"0.4"}}}}]}})",
+                     kMeter.ToString()),
+         Row(platform_only)}}},
+      {"priceSheets.putPartner",
+       {{"owner's override, 2027",
+         "/v1/priceSheets/partners/owner/USD/2027-01-01",
+         {},
+         fmt::format(R"({{"meters":[{{"meterId":"{}","meterRates":{{"0":"0.3"}}}}]}})",
+                     kMeter.ToString()),
+         Row(platform_only)}}},
+      {"priceSheets.list", {{"all", "/v1/priceSheets", {}, "", Row(partners_read)}}},
+      {"billingPeriods.list", {{"all", "/v1/billingPeriods", {}, "", Row(partners_read)}}},
+      {"billingPeriods.close",
+       {{"December, closed", "/v1/billingPeriods/2026-12/close", {}, "", Row(platform_only)}}},
+      {"adjustments.create",
+       {{"credit on the customer's CSP",
+         "/v1/adjustments",
+         {},
+         fmt::format(R"({{"subscriptionId":"{}","period":"2027-01","amount":"-5.00",)"
+                     R"("currency":"USD","reason":"goodwill"}})",
+                     kCustomerCsp.ToString()),
+         Row(platform_only)}}},
+      {"invoices.list",
+       {{"all visible", "/v1/invoices", {}, "", Row(everyone)},
+        {"owner's", "/v1/invoices", {{"partnerId", "owner"}}, "", Row(everyone)}}},
+      {"invoices.get",
+       {{"owner's December", "/v1/invoices/SB-2027-000001", {}, "", Row(owner_chain)},
+        {"as CSV", "/v1/invoices/SB-2027-000001", {{"format", "csv"}}, "", Row(owner_chain)}}},
+      {"invoices.estimate",
+       {{"owner's January",
+         "/v1/invoices/estimate",
+         {{"partnerId", "owner"}},
+         "",
+         Row(owner_chain)},
+        {"the customer's CSP as bill-to",
+         "/v1/invoices/estimate",
+         {{"subscriptionId", kCustomerCsp.ToString()}},
+         "",
+         Row(owner_chain)}}},
   };
 }
 
@@ -797,6 +885,44 @@ TEST(AuthzMatrixTest, EveryRouteAnswersEveryIdentityAsSpecified) {
   std::printf("authorisation matrix: %zu routes, %d cells, %d worlds, %.2f s\n", methods.size(),
               cells, worlds, seconds);
   for (const std::string& d : disagreements) std::printf("  %s\n", d.c_str());
+}
+
+// --- billing data (SPEC §5, R8) ----------------------------------------------
+
+// Lists answer 200 to everyone; what they hold is the bill-to chain's alone.
+TEST(BillingVisibilityTest, NoInvoiceOrEstimateReachesACustomerDirectoryOrAnotherPartner) {
+  const World world;
+  auto items = [&](const std::string& path, const Query& query, Identity who) {
+    const HttpResponse response = world.Send("GET", path, query, "", world.Secret(who));
+    EXPECT_EQ(response.status, 200) << path << " as " << kIdentityNames[who];
+    return nlohmann::json::parse(response.body, nullptr, false)["value"];
+  };
+  const nlohmann::json all = items("/v1/invoices", {}, kPlatformAdmin);
+  ASSERT_EQ(all.size(), 1u) << all.dump();
+  EXPECT_EQ(all[0]["number"], "SB-2027-000001");
+  EXPECT_EQ(all[0]["billTo"]["partnerId"], "owner");
+  EXPECT_EQ(items("/v1/invoices", {}, kOwnerPartnerAdmin), all);
+  for (Identity who : {kParentPartnerAdmin, kOtherPartnerAdmin, kOwner, kReader, kCustomerOwner}) {
+    EXPECT_TRUE(items("/v1/invoices", {}, who).empty()) << kIdentityNames[who];
+    EXPECT_TRUE(items("/v1/invoices", {{"partnerId", "owner"}}, who).empty())
+        << kIdentityNames[who];
+    EXPECT_TRUE(items("/v1/invoices", {{"subscriptionId", kCustomerCsp.ToString()}}, who).empty())
+        << kIdentityNames[who];
+  }
+  // Other partners see the offers' list prices, never another partner's
+  // override.
+  const HttpResponse put =
+      world.Send("PUT", "/v1/priceSheets/partners/owner/USD/2027-01-01", {},
+                 fmt::format(R"({{"meters":[{{"meterId":"{}","meterRates":{{"0":"0.3"}}}}]}})",
+                             kMeter.ToString()),
+                 world.Secret(kPlatformAdmin));
+  ASSERT_EQ(put.status, 201) << put.body;
+  EXPECT_EQ(items("/v1/priceSheets", {}, kOwnerPartnerAdmin).size(), 2u);
+  for (Identity who : {kParentPartnerAdmin, kOtherPartnerAdmin}) {
+    const nlohmann::json sheets = items("/v1/priceSheets", {}, who);
+    ASSERT_EQ(sheets.size(), 1u) << kIdentityNames[who];
+    EXPECT_EQ(sheets[0]["owner"]["offerType"], "CSP");
+  }
 }
 
 // --- escalation (SPEC §6 "No escalation") ------------------------------------

@@ -9,6 +9,13 @@ absl::Status AddApiRoutes(Router& router, Store& store, const ApiOptions& option
 
 absl::Status AddApiRoutes(Router& router, Store& store, const ApiOptions& options,
                           const std::shared_ptr<IngestService>& ingest) {
+  return AddApiRoutes(router, store, options, ingest,
+                      std::make_shared<BillingService>(store, options.billing));
+}
+
+absl::Status AddApiRoutes(Router& router, Store& store, const ApiOptions& options,
+                          const std::shared_ptr<IngestService>& ingest,
+                          const std::shared_ptr<BillingService>& billing) {
   if (auto status = AddManagementRoutes(router, store, options); !status.ok()) return status;
   // Shared by the routes' handlers, which outlive this call.
   auto registrations = std::make_shared<RegistrationService>(store, options.registrations);
@@ -17,6 +24,7 @@ absl::Status AddApiRoutes(Router& router, Store& store, const ApiOptions& option
   }
   if (auto status = AddStackRoutes(router, registrations, options); !status.ok()) return status;
   if (auto status = AddUsageRoutes(router, store, ingest, options); !status.ok()) return status;
+  if (auto status = AddBillingRoutes(router, billing); !status.ok()) return status;
   return AddUsageQueryRoutes(router, store);
 }
 

@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "http/router.h"
+#include "services/billing_service.h"
 #include "services/ingest_service.h"
 #include "services/registration_service.h"
 #include "store/store.h"
@@ -25,6 +26,8 @@ struct ApiOptions {
   IngestOptions ingest = {};
   // The largest usage request body (SPEC §4: 64 MiB); more is 413.
   std::size_t max_usage_body_bytes = std::size_t{64} * 1024 * 1024;
+  // Billing periods' automatic close (SPEC §5).
+  BillingOptions billing = {};
 };
 
 // SPEC §6.1 identity and parties: /v1/directories, /v1/principals,
@@ -57,6 +60,10 @@ absl::Status AddUsageRoutes(Router& router, Store& store,
 // sets, the first time) the store's continuation-token key.
 absl::Status AddUsageQueryRoutes(Router& router, Store& store);
 
+// SPEC §5 billing: /v1/priceSheets, /v1/billingPeriods (and close),
+// /v1/adjustments, /v1/invoices (JSON, ?format=csv), /v1/invoices/estimate.
+absl::Status AddBillingRoutes(Router& router, const std::shared_ptr<BillingService>& billing);
+
 // All of the above. The registration and stack routes share one
 // RegistrationService, so one process serialises their check-then-write
 // mutations with one mutex.
@@ -65,5 +72,9 @@ absl::Status AddApiRoutes(Router& router, Store& store, const ApiOptions& option
 // pass).
 absl::Status AddApiRoutes(Router& router, Store& store, const ApiOptions& options,
                           const std::shared_ptr<IngestService>& ingest);
+// … and the caller's BillingService (`serve` also runs its automatic close).
+absl::Status AddApiRoutes(Router& router, Store& store, const ApiOptions& options,
+                          const std::shared_ptr<IngestService>& ingest,
+                          const std::shared_ptr<BillingService>& billing);
 
 }  // namespace stackbill

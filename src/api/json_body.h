@@ -17,6 +17,12 @@ namespace stackbill {
 // in which case it is an empty object.
 absl::StatusOr<nlohmann::json> ParseJsonObject(std::string_view body, bool allow_empty = false);
 
+// The same, with every JSON number kept as a string of the text it was
+// written with ("0.0125", "1e-3"), so that a decimal in a request is parsed
+// from its digits, never through a double (SPEC §6.1, R14); a decimal field
+// then accepts a JSON string or a JSON number alike.
+absl::StatusOr<nlohmann::json> ParseJsonObjectWithNumberText(std::string_view body);
+
 // Typed members of a parsed object; each returns InvalidArgument /
 // "InvalidRequestContent" naming `path` (e.g. "properties.tenantId") when the
 // member has the wrong type, and NotFound-free semantics: a missing required

@@ -191,7 +191,13 @@ absl::Status CheckInvoiceAccess(const Caller& caller, const HistoryView& view,
       }
       break;
     case BillTo::Kind::kSubscription:
-      if (IsReaderOf(caller, bill_to.subscription_id)) return absl::OkStatus();
+      if (view.OwnerPartnerAt(bill_to.subscription_id, now).has_value()) {
+        if (IsPartnerAdminOverSubscription(caller, view, bill_to.subscription_id, now)) {
+          return absl::OkStatus();
+        }
+      } else if (IsReaderOf(caller, bill_to.subscription_id)) {
+        return absl::OkStatus();
+      }
       break;
   }
   return NotFoundError("InvoiceNotFound",

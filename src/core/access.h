@@ -127,7 +127,9 @@ absl::Status CheckQuarantineAccess(const Caller& caller, const HistoryView& view
 // partner (or of a partner above it) and PlatformAdmins; for a direct-billed
 // subscription, its Owners and Readers and PlatformAdmins. NotFound /
 // "InvoiceNotFound" otherwise. Customer-directory principals never reach a
-// partner's invoice because they hold no PartnerAdmin role on it (R8).
+// partner's invoice because they hold no PartnerAdmin role on it (R8); a
+// subscription a partner owns is not a bill-to party of its own, so its
+// Owners and Readers find nothing there either (only the partner chain does).
 absl::Status CheckInvoiceAccess(const Caller& caller, const HistoryView& view,
                                 const BillTo& bill_to, Timestamp now);
 

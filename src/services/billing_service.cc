@@ -309,6 +309,13 @@ absl::StatusOr<bool> BillingService::PutPriceSheet(const Caller& caller, Timesta
   }
   std::optional<PriceSheet> before;
   if (auto old = store_.price_sheets().GetPriceSheet(sheet.key); old.ok()) before = *old;
+  if (before) {
+    // The same prices again (a world re-applied) change nothing, locked or
+    // not, and are not audited.
+    std::vector<MeterPrice> prices = sheet.meters;
+    std::ranges::sort(prices, {}, &MeterPrice::meter_id);
+    if (prices == before->meters) return false;
+  }
   STACKBILL_ASSIGN_OR_RETURN(bool created, store_.price_sheets().PutPriceSheet(sheet));
   std::optional<PartnerId> partner;
   if (sheet.key.owner.kind == PriceSheetOwner::Kind::kPartner) partner = sheet.key.owner.partner_id;

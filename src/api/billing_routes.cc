@@ -1,0 +1,509 @@
+// SPEC §5 and §6.1 billing over BillingService: /v1/priceSheets,
+// /v1/billingPeriods (and their close), /v1/adjustments, /v1/invoices (JSON
+// and CSV) and /v1/invoices/estimate. Decimals are JSON strings in answers;
+// in requests a decimal may be a JSON string or a JSON number, read from its
+// digits, never through a double (R14). Authorisation lives in the service.
+
+#include <fmt/format.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "api/api.h"
+#include "api/json_body.h"
+#include "api/request_params.h"
+#include "core/csv.h"
+#include "core/error.h"
+#include "core/status_macros.h"
+#include "http/arm.h"
+#include "services/billing_service.h"
+
+namespace stackbill {
+namespace {
+
+// ---------------------------------------------------------------------------
+// Requests
+
+template <typename Decimal>
+absl::StatusOr<Decimal> DecimalMember(const nlohmann::json& value, std::string_view path) {
+  if (!value.is_string()) {
+    return InvalidArgumentError("InvalidRequestContent",
+                                fmt::format("'{}' must be a decimal number or string", path));
+  }
+  absl::StatusOr<Decimal> parsed = Decimal::Parse(value.get<std::string>());
+  if (!parsed.ok()) return Annotate(parsed.status(), fmt::format("'{}'", path));
+  return parsed;
+}
+
+// {"meters":[{"meterId","meterRates":{"0":"0.008","1000":"0.006"},"includedQuantity":"0"}]}
+absl::StatusOr<std::vector<MeterPrice>> ParseSheetMeters(const nlohmann::json& body) {
+  auto meters = body.find("meters");
+  if (meters == body.end() || !meters->is_array()) {
+    return InvalidArgumentError("MissingRequiredProperty", "'meters' (an array) is required");
+  }
+  std::vector<MeterPrice> prices;
+  for (std::size_t i = 0; i < meters->size(); ++i) {
+    const nlohmann::json& m = (*meters)[i];
+    const std::string path = fmt::format("meters[{}]", i);
+    if (!m.is_object()) {
+      return InvalidArgumentError("InvalidRequestContent",
+                                  fmt::format("'{}' must be an object", path));
+    }
+    MeterPrice price;
+    STACKBILL_ASSIGN_OR_RETURN(price.meter_id, RequiredGuid(m, "meterId", path + ".meterId"));
+    auto rates = m.find("meterRates");
+    if (rates == m.end() || !rates->is_object() || rates->empty()) {
+      return InvalidArgumentError(
+          "MissingRequiredProperty",
+          fmt::format("'{}.meterRates' (an object of tier start → unit price) is required", path));
+    }
+    for (const auto& [start_text, unit] : rates->items()) {
+      const std::string rate_path = fmt::format("{}.meterRates.{}", path, start_text);
+      absl::StatusOr<Quantity> start = Quantity::Parse(start_text);
+      if (!start.ok()) return Annotate(start.status(), fmt::format("'{}'", rate_path));
+      if (start->IsNegative()) {
+        return InvalidArgumentError("InvalidPrice",
+                                    fmt::format("'{}': a tier cannot start below 0", rate_path));
+      }
+      STACKBILL_ASSIGN_OR_RETURN(UnitPrice unit_price, DecimalMember<UnitPrice>(unit, rate_path));
+      if (unit_price.IsNegative()) {
+        return InvalidArgumentError(
+            "InvalidPrice", fmt::format("'{}': a unit price cannot be negative", rate_path));
+      }
+      price.tiers.push_back({*start, unit_price});
+    }
+    std::sort(price.tiers.begin(), price.tiers.end(),
+              [](const PriceTier& a, const PriceTier& b) { return a.start < b.start; });
+    for (std::size_t t = 1; t < price.tiers.size(); ++t) {
+      if (price.tiers[t].start == price.tiers[t - 1].start) {
+        return InvalidArgumentError("InvalidPrice",
+                                    fmt::format("'{}.meterRates' names the tier {} twice", path,
+                                                price.tiers[t].start.ToString()));
+      }
+    }
+    if (auto included = m.find("includedQuantity"); included != m.end() && !included->is_null()) {
+      STACKBILL_ASSIGN_OR_RETURN(price.included_quantity,
+                                 DecimalMember<Quantity>(*included, path + ".includedQuantity"));
+      if (price.included_quantity.IsNegative()) {
+        return InvalidArgumentError("InvalidPrice",
+                                    fmt::format("'{}.includedQuantity' cannot be negative", path));
+      }
+    }
+    for (const MeterPrice& earlier : prices) {
+      if (earlier.meter_id == price.meter_id) {
+        return InvalidArgumentError(
+            "InvalidPrice", fmt::format("meter {} is priced twice", price.meter_id.ToString()));
+      }
+    }
+    prices.push_back(std::move(price));
+  }
+  return prices;
+}
+
+absl::StatusOr<Timestamp> EffectiveDate(std::string_view text) {
+  absl::StatusOr<Timestamp> date = Timestamp::Parse(fmt::format("{}T00:00:00Z", text));
+  if (text.size() != 10 || !date.ok()) {
+    return InvalidArgumentError(
+        "InvalidEffectiveDate",
+        fmt::format("effectiveDate '{}' is not a date of the form YYYY-MM-DD", text));
+  }
+  return date;
+}
+
+absl::StatusOr<std::string> CurrencyParam(std::string_view text) {
+  if (!LookupCurrency(text).ok()) {
+    return InvalidArgumentError(
+        "UnsupportedCurrency",
+        fmt::format("currency '{}' is not supported (ISO 4217, e.g. USD)", text));
+  }
+  return std::string(text);
+}
+
+absl::StatusOr<YearMonth> PeriodOf(std::string_view text, std::string_view what) {
+  absl::StatusOr<YearMonth> period = YearMonth::Parse(text);
+  if (!period.ok()) return Annotate(period.status(), std::string(what));
+  return period;
+}
+
+// The optional ?period=YYYY-MM.
+absl::StatusOr<std::optional<YearMonth>> PeriodQuery(const RequestContext& ctx) {
+  std::optional<std::string_view> text = ctx.request.Query("period");
+  if (!text) return std::optional<YearMonth>();
+  STACKBILL_ASSIGN_OR_RETURN(YearMonth period, PeriodOf(*text, "query parameter 'period'"));
+  return std::optional<YearMonth>(period);
+}
+
+// ?partnerId= or ?subscriptionId=: whose invoices.
+absl::StatusOr<std::optional<BillTo>> BillToQuery(const RequestContext& ctx) {
+  std::optional<std::string_view> partner = ctx.request.Query("partnerId");
+  STACKBILL_ASSIGN_OR_RETURN(std::optional<Guid> subscription, GuidQuery(ctx, "subscriptionId"));
+  if (partner && subscription) {
+    return InvalidArgumentError("InvalidQueryParameter",
+                                "give partnerId or subscriptionId, not both");
+  }
+  if (partner)
+    return std::optional<BillTo>(BillTo{BillTo::Kind::kPartner, std::string(*partner), Guid()});
+  if (subscription) {
+    return std::optional<BillTo>(BillTo{BillTo::Kind::kSubscription, "", *subscription});
+  }
+  return std::optional<BillTo>();
+}
+
+// ---------------------------------------------------------------------------
+// Answers
+
+nlohmann::json SheetJson(const PriceSheet& sheet) {
+  nlohmann::json owner = sheet.key.owner.kind == PriceSheetOwner::Kind::kOffer
+                             ? nlohmann::json{{"offerType", ToString(sheet.key.owner.offer_type)}}
+                             : nlohmann::json{{"partnerId", sheet.key.owner.partner_id}};
+  nlohmann::json meters = nlohmann::json::array();
+  for (const MeterPrice& m : sheet.meters) {
+    nlohmann::json rates = nlohmann::json::object();
+    for (const PriceTier& t : m.tiers) rates[t.start.ToString()] = t.unit_price.ToString();
+    meters.push_back({{"meterId", m.meter_id.ToString()},
+                      {"meterRates", std::move(rates)},
+                      {"includedQuantity", m.included_quantity.ToString()}});
+  }
+  return {{"owner", std::move(owner)},
+          {"currency", sheet.key.currency},
+          {"effectiveDate", sheet.key.effective_date.ToString().substr(0, 10)},
+          {"locked", sheet.locked_at.has_value()},
+          {"lockedAt",
+           sheet.locked_at ? nlohmann::json(sheet.locked_at->ToString()) : nlohmann::json(nullptr)},
+          {"meters", std::move(meters)}};
+}
+
+nlohmann::json OptionalGuidJson(const std::optional<Guid>& guid) {
+  return guid ? nlohmann::json(guid->ToString()) : nlohmann::json(nullptr);
+}
+
+int MinorUnits(const std::string& currency) {
+  absl::StatusOr<Currency> c = LookupCurrency(currency);
+  return c.ok() ? c->minor_units : 2;
+}
+
+nlohmann::json BillToJson(const BillTo& bill_to) {
+  if (bill_to.kind == BillTo::Kind::kPartner) return {{"partnerId", bill_to.partner_id}};
+  return {{"subscriptionId", bill_to.subscription_id.ToString()}};
+}
+
+std::vector<std::string> LineFlags(const InvoiceLine& line) {
+  std::vector<std::string> flags;
+  if (line.late_usage_month) flags.emplace_back("Late");
+  if (line.zero_rated) flags.emplace_back("ZeroRated");
+  if (line.unpriced) flags.emplace_back("Unpriced");
+  if (line.adjustment) flags.emplace_back("Adjustment");
+  return flags;
+}
+
+// Subtotals per customer (the customer directory; "" for lines without).
+absl::StatusOr<nlohmann::json> CustomerSubtotals(const Invoice& invoice, int digits) {
+  std::map<std::pair<std::string, std::string>, Amount> subtotals;
+  for (const InvoiceLine& line : invoice.lines) {
+    const std::string id = line.customer_directory_id ? line.customer_directory_id->ToString() : "";
+    Amount& subtotal = subtotals[{line.customer_name, id}];
+    STACKBILL_ASSIGN_OR_RETURN(subtotal, subtotal.Add(line.amount));
+  }
+  nlohmann::json customers = nlohmann::json::array();
+  for (const auto& [key, subtotal] : subtotals) {
+    customers.push_back(
+        {{"customerId", key.second.empty() ? nlohmann::json(nullptr) : nlohmann::json(key.second)},
+         {"customerName", key.first},
+         {"subtotal", subtotal.ToString(digits)}});
+  }
+  return customers;
+}
+
+absl::StatusOr<nlohmann::json> InvoiceJson(const Invoice& invoice) {
+  const int digits = MinorUnits(invoice.currency);
+  nlohmann::json lines = nlohmann::json::array();
+  int line_no = 0;
+  for (const InvoiceLine& line : invoice.lines) {
+    nlohmann::json tiers = nlohmann::json::array();
+    for (const AppliedTier& t : line.tiers) {
+      tiers.push_back({{"start", t.start.ToString()},
+                       {"quantity", t.quantity.ToString()},
+                       {"unitPrice", t.unit_price.ToString()},
+                       {"amount", t.amount.ToString()}});
+    }
+    lines.push_back(
+        {{"lineNo", ++line_no},
+         {"subscriptionId", line.subscription_id.ToString()},
+         {"subscriptionName", line.subscription_name},
+         {"customerId", OptionalGuidJson(line.customer_directory_id)},
+         {"customerName", line.customer_name},
+         {"tenantId", OptionalGuidJson(line.tenant_id)},
+         {"resellerId", line.reseller_partner_id ? nlohmann::json(*line.reseller_partner_id)
+                                                 : nlohmann::json(nullptr)},
+         {"resellerName", line.reseller_name},
+         {"meterId", OptionalGuidJson(line.meter_id)},
+         {"meterName", line.meter_name},
+         {"unit", line.unit},
+         {"quantity", line.quantity.ToString()},
+         {"includedQuantity", line.included_quantity.ToString()},
+         {"tiers", std::move(tiers)},
+         {"amount", line.amount.ToString(digits)},
+         {"lateUsageMonth", line.late_usage_month
+                                ? nlohmann::json(line.late_usage_month->ToString())
+                                : nlohmann::json(nullptr)},
+         {"flags", LineFlags(line)},
+         {"description", line.description}});
+  }
+  STACKBILL_ASSIGN_OR_RETURN(nlohmann::json customers, CustomerSubtotals(invoice, digits));
+  return nlohmann::json{
+      {"id",
+       invoice.number.empty() ? nlohmann::json(nullptr) : nlohmann::json(invoice.id.ToString())},
+      {"number", invoice.number.empty() ? nlohmann::json(nullptr) : nlohmann::json(invoice.number)},
+      {"period", invoice.period.ToString()},
+      {"billTo", BillToJson(invoice.bill_to)},
+      {"currency", invoice.currency},
+      {"issuedAt", invoice.number.empty() ? nlohmann::json(nullptr)
+                                          : nlohmann::json(invoice.issued_at.ToString())},
+      {"customers", std::move(customers)},
+      {"lines", std::move(lines)},
+      {"total", invoice.total.ToString(digits)}};
+}
+
+// The invoice's lines as CSV, one row per line; text cells neutralised
+// against spreadsheet formulas (core/csv.h).
+std::string InvoiceCsv(const Invoice& invoice) {
+  const int digits = MinorUnits(invoice.currency);
+  std::string out;
+  AppendCsvLine(
+      out, {"invoiceNumber", "period",       "lineNo",         "subscriptionId", "subscriptionName",
+            "customerId",    "customerName", "tenantId",       "resellerId",     "resellerName",
+            "meterId",       "meterName",    "unit",           "quantity",       "includedQuantity",
+            "amount",        "currency",     "lateUsageMonth", "flags",          "description"});
+  int line_no = 0;
+  auto guid = [](const std::optional<Guid>& g) { return g ? g->ToString() : std::string(); };
+  for (const InvoiceLine& line : invoice.lines) {
+    std::string flags;
+    for (const std::string& f : LineFlags(line)) flags += (flags.empty() ? "" : " ") + f;
+    AppendCsvLine(out, {CsvText(invoice.number),
+                        invoice.period.ToString(),
+                        std::to_string(++line_no),
+                        line.subscription_id.ToString(),
+                        CsvText(line.subscription_name),
+                        guid(line.customer_directory_id),
+                        CsvText(line.customer_name),
+                        guid(line.tenant_id),
+                        CsvText(line.reseller_partner_id.value_or("")),
+                        CsvText(line.reseller_name),
+                        guid(line.meter_id),
+                        CsvText(line.meter_name),
+                        CsvText(line.unit),
+                        line.quantity.ToString(),
+                        line.included_quantity.ToString(),
+                        line.amount.ToString(digits),
+                        invoice.currency,
+                        line.late_usage_month ? line.late_usage_month->ToString() : "",
+                        CsvText(flags),
+                        CsvText(line.description)});
+  }
+  return out;
+}
+
+absl::StatusOr<HttpResponse> InvoiceResponse(const RequestContext& ctx, const Invoice& invoice) {
+  const std::string_view format = ctx.request.Query("format").value_or("json");
+  if (format == "csv") {
+    HttpResponse response;
+    response.content_type = "text/csv; charset=utf-8";
+    response.body = InvoiceCsv(invoice);
+    return response;
+  }
+  if (format != "json") {
+    return InvalidArgumentError("InvalidFormat",
+                                fmt::format("format '{}' is not json or csv", format));
+  }
+  STACKBILL_ASSIGN_OR_RETURN(nlohmann::json body, InvoiceJson(invoice));
+  return JsonResponse(200, body);
+}
+
+nlohmann::json PeriodJson(const BillingPeriodState& p) {
+  return {
+      {"period", p.period.ToString()},
+      {"start", p.period.Start().ToString()},
+      {"end", p.period.End().ToString()},
+      {"state", p.closed_at ? "Closed" : "Open"},
+      {"closedAt", p.closed_at ? nlohmann::json(p.closed_at->ToString()) : nlohmann::json(nullptr)},
+      {"autoCloseAt", p.auto_close_at.ToString()},
+      {"invoices", p.invoices}};
+}
+
+nlohmann::json Values(nlohmann::json items) { return nlohmann::json{{"value", std::move(items)}}; }
+
+}  // namespace
+
+absl::Status AddBillingRoutes(Router& router, const std::shared_ptr<BillingService>& billing) {
+  std::vector<Route> routes;
+  auto add = [&](std::string method, std::string pattern, std::string name, RouteHandler handler) {
+    routes.push_back(Route{.method = std::move(method),
+                           .pattern = std::move(pattern),
+                           .authentication = Authentication::kPrincipal,
+                           .name = std::move(name),
+                           .handler = std::move(handler)});
+  };
+
+  // --- price sheets ----------------------------------------------------------
+  auto put_sheet = [billing](const RequestContext& ctx,
+                             PriceSheetOwner owner) -> absl::StatusOr<HttpResponse> {
+    STACKBILL_ASSIGN_OR_RETURN(nlohmann::json body,
+                               ParseJsonObjectWithNumberText(ctx.request.body));
+    PriceSheet sheet;
+    sheet.key.owner = std::move(owner);
+    STACKBILL_ASSIGN_OR_RETURN(sheet.key.currency, CurrencyParam(ctx.Param("currency")));
+    STACKBILL_ASSIGN_OR_RETURN(sheet.key.effective_date, EffectiveDate(ctx.Param("effectiveDate")));
+    STACKBILL_ASSIGN_OR_RETURN(sheet.meters, ParseSheetMeters(body));
+    STACKBILL_ASSIGN_OR_RETURN(bool created, billing->PutPriceSheet(ctx.caller, ctx.now, sheet));
+    return JsonResponse(created ? 201 : 200, SheetJson(sheet));
+  };
+  add("PUT", "/v1/priceSheets/offers/{offerType}/{currency}/{effectiveDate}",
+      "priceSheets.putOffer",
+      [put_sheet](const RequestContext& ctx) -> absl::StatusOr<HttpResponse> {
+        absl::StatusOr<OfferType> offer = ParseOfferType(ctx.Param("offerType"));
+        if (!offer.ok()) return Annotate(offer.status(), "path parameter 'offerType'");
+        return put_sheet(ctx, PriceSheetOwner::Offer(*offer));
+      });
+  add("PUT", "/v1/priceSheets/partners/{partnerId}/{currency}/{effectiveDate}",
+      "priceSheets.putPartner",
+      [put_sheet](const RequestContext& ctx) -> absl::StatusOr<HttpResponse> {
+        return put_sheet(ctx, PriceSheetOwner::Partner(std::string(ctx.Param("partnerId"))));
+      });
+  add("GET", "/v1/priceSheets", "priceSheets.list",
+      [billing](const RequestContext& ctx) -> absl::StatusOr<HttpResponse> {
+        PriceSheetFilter filter;
+        if (auto c = ctx.request.Query("currency")) filter.currency = std::string(*c);
+        if (auto p = ctx.request.Query("partnerId")) {
+          filter.owner = PriceSheetOwner::Partner(std::string(*p));
+        } else if (auto o = ctx.request.Query("offerType")) {
+          absl::StatusOr<OfferType> offer = ParseOfferType(*o);
+          if (!offer.ok()) return Annotate(offer.status(), "query parameter 'offerType'");
+          filter.owner = PriceSheetOwner::Offer(*offer);
+        }
+        STACKBILL_ASSIGN_OR_RETURN(std::vector<PriceSheet> sheets,
+                                   billing->ListPriceSheets(ctx.caller, ctx.now, filter));
+        nlohmann::json items = nlohmann::json::array();
+        for (const PriceSheet& s : sheets) items.push_back(SheetJson(s));
+        return JsonResponse(200, Values(std::move(items)));
+      });
+
+  // --- billing periods -----------------------------------------------------
+  add("GET", "/v1/billingPeriods", "billingPeriods.list",
+      [billing](const RequestContext& ctx) -> absl::StatusOr<HttpResponse> {
+        STACKBILL_ASSIGN_OR_RETURN(std::vector<BillingPeriodState> periods,
+                                   billing->ListPeriods(ctx.caller, ctx.now));
+        nlohmann::json items = nlohmann::json::array();
+        for (const BillingPeriodState& p : periods) items.push_back(PeriodJson(p));
+        return JsonResponse(200, Values(std::move(items)));
+      });
+  add("POST", "/v1/billingPeriods/{period}/close", "billingPeriods.close",
+      [billing](const RequestContext& ctx) -> absl::StatusOr<HttpResponse> {
+        STACKBILL_ASSIGN_OR_RETURN(YearMonth period,
+                                   PeriodOf(ctx.Param("period"), "path parameter 'period'"));
+        STACKBILL_ASSIGN_OR_RETURN(nlohmann::json body, ParseJsonObject(ctx.request.body, true));
+        CloseOptions options;
+        if (auto allow = body.find("allowUnpriced"); allow != body.end() && !allow->is_null()) {
+          if (!allow->is_boolean()) {
+            return InvalidArgumentError("InvalidRequestContent",
+                                        "'allowUnpriced' must be true or false");
+          }
+          options.allow_unpriced = allow->get<bool>();
+        }
+        STACKBILL_ASSIGN_OR_RETURN(ClosePeriodResult closed,
+                                   billing->ClosePeriod(ctx.caller, ctx.now, period, options));
+        nlohmann::json invoices = nlohmann::json::array();
+        for (const Invoice& invoice : closed.invoices) {
+          invoices.push_back({{"id", invoice.id.ToString()},
+                              {"number", invoice.number},
+                              {"billTo", BillToJson(invoice.bill_to)},
+                              {"currency", invoice.currency},
+                              {"lines", invoice.lines.size()},
+                              {"total", invoice.total.ToString(MinorUnits(invoice.currency))}});
+        }
+        return JsonResponse(200, {{"period", period.ToString()},
+                                  {"state", "Closed"},
+                                  {"closedAt", closed.period.closed_at->ToString()},
+                                  {"newlyClosed", closed.newly_closed},
+                                  {"invoices", std::move(invoices)}});
+      });
+
+  // --- adjustments -----------------------------------------------------------
+  add("POST", "/v1/adjustments", "adjustments.create",
+      [billing](const RequestContext& ctx) -> absl::StatusOr<HttpResponse> {
+        STACKBILL_ASSIGN_OR_RETURN(nlohmann::json body,
+                                   ParseJsonObjectWithNumberText(ctx.request.body));
+        Adjustment a;
+        STACKBILL_ASSIGN_OR_RETURN(a.subscription_id,
+                                   RequiredGuid(body, "subscriptionId", "subscriptionId"));
+        STACKBILL_ASSIGN_OR_RETURN(std::string period, RequiredString(body, "period", "period"));
+        STACKBILL_ASSIGN_OR_RETURN(a.period, PeriodOf(period, "'period'"));
+        STACKBILL_ASSIGN_OR_RETURN(a.meter_id, OptionalGuid(body, "meterId", "meterId"));
+        auto amount = body.find("amount");
+        if (amount == body.end() || amount->is_null()) {
+          return InvalidArgumentError("MissingRequiredProperty", "'amount' is required");
+        }
+        STACKBILL_ASSIGN_OR_RETURN(a.amount, DecimalMember<Amount>(*amount, "amount"));
+        STACKBILL_ASSIGN_OR_RETURN(a.currency, RequiredString(body, "currency", "currency"));
+        STACKBILL_ASSIGN_OR_RETURN(a.reason, RequiredString(body, "reason", "reason"));
+        STACKBILL_ASSIGN_OR_RETURN(Adjustment added,
+                                   billing->AddAdjustment(ctx.caller, ctx.now, std::move(a)));
+        return JsonResponse(201, {{"id", added.id.ToString()},
+                                  {"subscriptionId", added.subscription_id.ToString()},
+                                  {"period", added.period.ToString()},
+                                  {"meterId", OptionalGuidJson(added.meter_id)},
+                                  {"amount", added.amount.ToString(MinorUnits(added.currency))},
+                                  {"currency", added.currency},
+                                  {"reason", added.reason},
+                                  {"createdAt", added.created_at.ToString()}});
+      });
+
+  // --- invoices --------------------------------------------------------------
+  add("GET", "/v1/invoices", "invoices.list",
+      [billing](const RequestContext& ctx) -> absl::StatusOr<HttpResponse> {
+        InvoiceFilter filter;
+        STACKBILL_ASSIGN_OR_RETURN(filter.period, PeriodQuery(ctx));
+        STACKBILL_ASSIGN_OR_RETURN(filter.bill_to, BillToQuery(ctx));
+        STACKBILL_ASSIGN_OR_RETURN(std::vector<Invoice> invoices,
+                                   billing->ListInvoices(ctx.caller, ctx.now, filter));
+        nlohmann::json items = nlohmann::json::array();
+        for (const Invoice& invoice : invoices) {
+          items.push_back({{"id", invoice.id.ToString()},
+                           {"number", invoice.number},
+                           {"period", invoice.period.ToString()},
+                           {"billTo", BillToJson(invoice.bill_to)},
+                           {"currency", invoice.currency},
+                           {"issuedAt", invoice.issued_at.ToString()},
+                           {"lines", invoice.lines.size()},
+                           {"total", invoice.total.ToString(MinorUnits(invoice.currency))}});
+        }
+        return JsonResponse(200, Values(std::move(items)));
+      });
+  add("GET", "/v1/invoices/estimate", "invoices.estimate",
+      [billing](const RequestContext& ctx) -> absl::StatusOr<HttpResponse> {
+        STACKBILL_ASSIGN_OR_RETURN(std::optional<BillTo> bill_to, BillToQuery(ctx));
+        if (!bill_to) {
+          return InvalidArgumentError("MissingQueryParameter",
+                                      "give partnerId or subscriptionId: whose estimate");
+        }
+        STACKBILL_ASSIGN_OR_RETURN(std::optional<YearMonth> period, PeriodQuery(ctx));
+        STACKBILL_ASSIGN_OR_RETURN(Invoice estimate,
+                                   billing->Estimate(ctx.caller, ctx.now, *bill_to,
+                                                     period.value_or(YearMonth::Of(ctx.now))));
+        return InvoiceResponse(ctx, estimate);
+      });
+  add("GET", "/v1/invoices/{invoiceId}", "invoices.get",
+      [billing](const RequestContext& ctx) -> absl::StatusOr<HttpResponse> {
+        STACKBILL_ASSIGN_OR_RETURN(
+            Invoice invoice, billing->GetInvoice(ctx.caller, ctx.now, ctx.Param("invoiceId")));
+        return InvoiceResponse(ctx, invoice);
+      });
+
+  for (Route& route : routes) STACKBILL_RETURN_IF_ERROR(router.Add(std::move(route)));
+  return absl::OkStatus();
+}
+
+}  // namespace stackbill

@@ -1,0 +1,207 @@
+// The billing routes (SPEC §5, §6.1): price sheets with exact decimals,
+// billing periods and their close, adjustments, invoices as JSON and CSV,
+// estimates — and who may read them (R8) — over a real SQLite store.
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "api/api.h"
+#include "api/registration_test_world.h"
+#include "core/meter_catalogue.h"
+
+namespace stackbill {
+namespace {
+
+using namespace testing_world;  // NOLINT(google-build-using-namespace): test-only world
+
+const Guid kVm = G("fab6eb84-500b-4a09-a8ca-7358f8bbaea5");  // Base VM Size Hours
+const Guid kTenant = kFabrikamDir;
+const YearMonth kDec(2026, 12);  // ends before kT0 (2027-01-15T08:00Z)
+
+class BillingRoutesTest : public RegistrationWorld {
+ protected:
+  void SetUp() override {
+    RegistrationWorld::SetUp();
+    if (HasFatalFailure()) return;
+    ASSERT_TRUE(
+        AddBillingRoutes(*router_, std::make_shared<BillingService>(*store_, BillingOptions{}))
+            .ok());
+    auth_.principals["fabrikam-owner"] =
+        MakeCaller("e0000000-0000-0000-0000-000000000009", kFabrikamDir, Role::kOwner,
+                   "/subscriptions/" + kFabrikamCsp.ToString());
+    ASSERT_EQ(Register().status, 201);
+    std::vector<std::string> skipped;
+    absl::StatusOr<MeterCatalogue> catalogue = MeterCatalogue::BuiltIn(skipped);
+    ASSERT_TRUE(catalogue.ok());
+    ASSERT_TRUE(store_->meters().PutMeters(catalogue->List()).ok());
+  }
+
+  // 100 hours of 1.5 VM hours billed to Fabrikam's CSP subscription (Contoso's customer).
+  void WriteDecember() {
+    std::vector<UsageRecord> records;
+    for (int h = 0; h < 100; ++h) {
+      UsageRecord r;
+      r.cloud_id = kCloud1;
+      r.identity = "id-" + std::to_string(h);
+      r.content_hash = "hash";
+      r.tenant_id = kTenant;
+      r.local_subscription_id = kTenant;
+      r.meter_id = kVm;
+      r.quantity = *Quantity::Parse("1.5");
+      r.usage_start = kDec.Start().AddHours(h);
+      r.usage_end = r.usage_start.AddHours(1);
+      r.resource_uri = "/subscriptions/x/vm";
+      r.instance_data = "{}";
+      r.routing.billed_subscription_id = kFabrikamCsp;
+      r.routing.bill_to = BillTo{BillTo::Kind::kPartner, "contoso", Guid()};
+      r.routing.reason = RoutingReason::kRegisteredCustomer;
+      r.reported_time = r.usage_end;
+      records.push_back(r);
+    }
+    ASSERT_TRUE(store_->usage().WriteUsage(records).ok());
+  }
+
+  Reply PutCspPrices(std::string_view bearer = "admin") {
+    // Decimals as JSON numbers and as strings; the number is read from its
+    // digits (a double would make 0.0123456789 inexact).
+    return Send("PUT", "/v1/priceSheets/offers/CSP/USD/2026-01-01", bearer,
+                R"({"meters":[{"meterId":")" + kVm.ToString() +
+                    R"(","meterRates":{"0":0.0123456789,"100":"0.01"},"includedQuantity":10}]})");
+  }
+};
+
+TEST_F(BillingRoutesTest, PriceSheetsKeepTheirDecimalsExactlyAndOnlyPlatformAdminsWriteThem) {
+  EXPECT_EQ(PutCspPrices("contoso-admin").code, "AuthorizationFailed");
+  Reply put = PutCspPrices();
+  ASSERT_EQ(put.status, 201) << put.text;
+  EXPECT_EQ(put.body["meters"][0]["meterRates"]["0"], "0.0123456789");
+  EXPECT_EQ(put.body["meters"][0]["meterRates"]["100"], "0.01");
+  EXPECT_EQ(put.body["meters"][0]["includedQuantity"], "10");
+  EXPECT_EQ(PutCspPrices().status, 200);  // replaced: not locked yet
+
+  Reply list = Send("GET", "/v1/priceSheets?offerType=CSP", "contoso-admin");
+  ASSERT_EQ(list.status, 200) << list.text;
+  ASSERT_EQ(list.body["value"].size(), 1u);
+  EXPECT_EQ(list.body["value"][0]["effectiveDate"], "2026-01-01");
+  EXPECT_EQ(list.body["value"][0]["owner"]["offerType"], "CSP");
+  EXPECT_EQ(Send("GET", "/v1/priceSheets", "fabrikam-owner").code, "AuthorizationFailed");
+
+  const std::string meter = R"({"meters":[{"meterId":")" + kVm.ToString() + "\",";
+  struct Bad {
+    std::string path;
+    std::string body;
+    std::string code;
+  };
+  for (const Bad& bad : std::vector<Bad>{
+           {"/v1/priceSheets/offers/CSP/USD/2026-1-1", meter + R"("meterRates":{"0":"1"}}]})",
+            "InvalidEffectiveDate"},
+           {"/v1/priceSheets/offers/CSP/XYZ/2026-01-01", meter + R"("meterRates":{"0":"1"}}]})",
+            "UnsupportedCurrency"},
+           {"/v1/priceSheets/offers/Gold/USD/2026-01-01", meter + R"("meterRates":{"0":"1"}}]})",
+            "InvalidEnumValue"},
+           {"/v1/priceSheets/offers/CSP/USD/2026-01-01", meter + R"("meterRates":{"0":-1}}]})",
+            "InvalidPrice"},
+           {"/v1/priceSheets/offers/CSP/USD/2026-01-01",
+            meter + R"("meterRates":{"0":"0.00000000001"}}]})", "InvalidDecimal"},
+           {"/v1/priceSheets/offers/CSP/USD/2026-01-01", meter + R"("meterRates":{}}]})",
+            "MissingRequiredProperty"},
+           {"/v1/priceSheets/offers/CSP/USD/2026-01-01",
+            meter + R"("meterRates":{"0":"1"},"includedQuantity":"1","includedQuantity":"2"}]})",
+            "InvalidRequestContent"},
+           {"/v1/priceSheets/partners/nobody/USD/2026-01-01",
+            meter + R"("meterRates":{"0":"1"}}]})", "PartnerNotFound"},
+       }) {
+    Reply reply = Send("PUT", bad.path, "admin", bad.body);
+    EXPECT_EQ(reply.code, bad.code) << bad.path << " " << bad.body << " → " << reply.text;
+  }
+}
+
+TEST_F(BillingRoutesTest, AClosedMonthIssuesInvoicesReadAsJsonAndCsvByTheBillToChainOnly) {
+  WriteDecember();
+  if (HasFatalFailure()) return;
+  ASSERT_EQ(PutCspPrices().status, 201);
+
+  Reply periods = Send("GET", "/v1/billingPeriods", "contoso-admin");
+  ASSERT_EQ(periods.status, 200) << periods.text;
+  ASSERT_EQ(periods.body["value"][0]["period"], "2026-12");
+  EXPECT_EQ(periods.body["value"][0]["state"], "Open");
+  EXPECT_EQ(periods.body["value"][0]["autoCloseAt"], "2027-01-04T00:00:00Z");
+
+  // 150 hours: 10 included, then 100 at 0.0123456789 and 40 at 0.01 → 1.63456789 → 1.63.
+  Reply estimate =
+      Send("GET", "/v1/invoices/estimate?partnerId=contoso&period=2026-12", "contoso-admin");
+  ASSERT_EQ(estimate.status, 200) << estimate.text;
+  EXPECT_TRUE(estimate.body["number"].is_null());
+  EXPECT_EQ(estimate.body["total"], "1.63");
+  ASSERT_EQ(estimate.body["lines"].size(), 1u);
+  EXPECT_EQ(estimate.body["lines"][0]["quantity"], "150");
+  EXPECT_EQ(estimate.body["lines"][0]["tiers"][0]["amount"], "1.23456789");
+  EXPECT_EQ(estimate.body["customers"][0]["subtotal"], "1.63");
+  EXPECT_EQ(Send("GET", "/v1/invoices/estimate?partnerId=contoso", "fabrikam-owner").code,
+            "InvoiceNotFound");
+  EXPECT_EQ(Send("GET", "/v1/invoices/estimate", "contoso-admin").code, "MissingQueryParameter");
+
+  // An adjustment (a JSON number, read exactly) goes on the close.
+  EXPECT_EQ(Send("POST", "/v1/adjustments", "contoso-admin",
+                 R"({"subscriptionId":")" + kFabrikamCsp.ToString() +
+                     R"(","period":"2026-12","amount":-0.5,"currency":"USD","reason":"credit"})")
+                .code,
+            "AuthorizationFailed");
+  Reply adjusted =
+      Send("POST", "/v1/adjustments", "admin",
+           R"({"subscriptionId":")" + kFabrikamCsp.ToString() +
+               R"(","period":"2026-12","amount":-0.5,"currency":"USD","reason":"credit"})");
+  ASSERT_EQ(adjusted.status, 201) << adjusted.text;
+  EXPECT_EQ(adjusted.body["amount"], "-0.50");
+
+  EXPECT_EQ(Send("POST", "/v1/billingPeriods/2026-12/close", "contoso-admin").code,
+            "AuthorizationFailed");
+  EXPECT_EQ(Send("POST", "/v1/billingPeriods/2027-01/close", "admin").code, "PeriodNotEnded");
+  Reply closed = Send("POST", "/v1/billingPeriods/2026-12/close", "admin");
+  ASSERT_EQ(closed.status, 200) << closed.text;
+  EXPECT_TRUE(closed.body["newlyClosed"].get<bool>());
+  ASSERT_EQ(closed.body["invoices"].size(), 1u);
+  const std::string number = closed.body["invoices"][0]["number"];
+  EXPECT_EQ(number, "SB-2027-000001");
+  EXPECT_EQ(closed.body["invoices"][0]["total"], "1.13");
+  Reply again = Send("POST", "/v1/billingPeriods/2026-12/close", "admin");
+  EXPECT_FALSE(again.body["newlyClosed"].get<bool>());
+  EXPECT_EQ(again.body["invoices"], closed.body["invoices"]);
+
+  Reply invoice = Send("GET", "/v1/invoices/" + number, "contoso-admin");
+  ASSERT_EQ(invoice.status, 200) << invoice.text;
+  EXPECT_EQ(invoice.body["total"], "1.13");
+  ASSERT_EQ(invoice.body["lines"].size(), 2u);
+  EXPECT_EQ(invoice.body["lines"][1]["flags"][0], "Adjustment");
+  EXPECT_EQ(invoice.body["lines"][0]["tenantId"], kTenant.ToString());
+  Reply csv = Send("GET", "/v1/invoices/" + number + "?format=csv", "contoso-admin");
+  ASSERT_EQ(csv.status, 200);
+  EXPECT_EQ(csv.text.substr(0, 28), "invoiceNumber,period,lineNo,");
+  EXPECT_NE(csv.text.find(",1.63,USD,"), std::string::npos) << csv.text;
+  EXPECT_NE(csv.text.find(",-0.50,USD,"), std::string::npos) << csv.text;
+
+  // R8: the customer, even as the subscription's Owner, and another partner
+  // see nothing; the partner sees its invoice in the list.
+  for (const char* outsider : {"fabrikam-owner", "northwind"}) {
+    EXPECT_EQ(Send("GET", "/v1/invoices/" + number, outsider).code, "InvoiceNotFound");
+    Reply list = Send("GET", "/v1/invoices", outsider);
+    ASSERT_EQ(list.status, 200);
+    EXPECT_TRUE(list.body["value"].empty()) << outsider;
+  }
+  Reply mine = Send("GET", "/v1/invoices?partnerId=contoso&period=2026-12", "contoso-admin");
+  ASSERT_EQ(mine.body["value"].size(), 1u);
+  EXPECT_EQ(mine.body["value"][0]["number"], number);
+  // The sheet the close used is locked: the same prices again change
+  // nothing, other prices are refused.
+  Reply same = PutCspPrices();
+  EXPECT_EQ(same.status, 200) << same.text;
+  Reply other =
+      Send("PUT", "/v1/priceSheets/offers/CSP/USD/2026-01-01", "admin",
+           R"({"meters":[{"meterId":")" + kVm.ToString() + R"(","meterRates":{"0":"1"}}]})");
+  EXPECT_EQ(other.code, "PriceSheetLocked") << other.text;
+}
+
+}  // namespace
+}  // namespace stackbill
