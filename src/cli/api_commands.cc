@@ -24,6 +24,7 @@
 #include "cli/commands.h"
 #include "cli/profile.h"
 #include "core/error.h"
+#include "core/status_macros.h"
 #include "http/client.h"
 #include "services/access_tokens.h"
 
@@ -59,6 +60,8 @@ struct ApiRequest {
   // usage; JSON whose numbers must keep their digits).
   std::optional<std::string> text_body = std::nullopt;
   std::string content_type = "application/json";
+  // Print the answer's body as it came (e.g. CSV) instead of as JSON.
+  bool raw_answer = false;
 };
 
 using RequestBuilder = std::function<absl::StatusOr<ApiRequest>(const Fields&)>;
@@ -180,6 +183,16 @@ class Noun {
       if (!request.ok()) return PrintError(request.status());
       auto client = ConnectFromFlags(fields->connection);
       if (!client.ok()) return PrintError(client.status());
+      if (request->raw_answer) {
+        auto response = (*client)->Send(request->method, request->target, "");
+        if (!response.ok()) return PrintError(response.status());
+        if (response->status < 200 || response->status > 299) {
+          return PrintError(StatusFromErrorResponse(*response));
+        }
+        std::cout << response->body;
+        exit_code = 0;
+        return;
+      }
       auto answer = Execute(**client, *request);
       if (!answer.ok()) return PrintError(answer.status());
       if (answer->is_null()) {
@@ -782,6 +795,152 @@ void RegisterUsageCommands(CLI::App& app, int& exit_code) {
       });
 }
 
+// SPEC §5 billing: price sheets, periods, invoices, adjustments.
+void RegisterBillingCommands(CLI::App& app, int& exit_code) {
+  Noun price(app, "price", "Price sheets: list prices per offer type, partner overrides (SPEC §5)",
+             exit_code);
+  price.Verb(
+      "set",
+      "Create or replace a price sheet version (PlatformAdmin; PUT /v1/priceSheets/…): one meter "
+      "from flags, or every meter from --file",
+      [](CLI::App& v, Fields& f) {
+        Opt(v, f, "--offer", "offer",
+            "Offer type's list: CSP, PayAsYouGo, EnterpriseAgreement, DevTest");
+        Opt(v, f, "--partner", "partner", "A partner's overrides (instead of --offer)");
+        Opt(v, f, "--currency", "currency", "ISO 4217 currency (default USD)");
+        Opt(v, f, "--effective-date", "effectiveDate",
+            "YYYY-MM-DD (midnight UTC): applies from the first period starting on or after it",
+            true);
+        Opt(v, f, "--file", "file",
+            R"(JSON {"meters":[{"meterId","meterRates":{"0":"0.008"},"includedQuantity":"0"}]}, sent as written ("-": stdin))");
+        Opt(v, f, "--meter", "meter", "One meter's GUID (instead of --file)");
+        v.add_option(
+            "--rate", f.lists["rates"],
+            "START=UNIT_PRICE, a graduated tier (repeat; e.g. --rate 0=0.008 --rate 1000=0.006)");
+        Opt(v, f, "--included", "included", "Free units per subscription per period (default 0)");
+      },
+      [](const Fields& f) -> absl::StatusOr<ApiRequest> {
+        if (f.Get("offer").empty() == f.Get("partner").empty()) {
+          return InvalidArgumentError("InvalidArgument", "give --offer or --partner");
+        }
+        const std::string currency = f.Get("currency").empty() ? "USD" : f.Get("currency");
+        const std::string target =
+            f.Get("offer").empty()
+                ? fmt::format("/v1/priceSheets/partners/{}/{}/{}", f.Segment("partner"),
+                              UrlEncode(currency), f.Segment("effectiveDate"))
+                : fmt::format("/v1/priceSheets/offers/{}/{}/{}", f.Segment("offer"),
+                              UrlEncode(currency), f.Segment("effectiveDate"));
+        if (!f.Get("file").empty()) {
+          STACKBILL_ASSIGN_OR_RETURN(std::string text, ReadInput(f.Get("file")));
+          return ApiRequest{"PUT", target, std::nullopt, false, std::move(text)};
+        }
+        if (f.Get("meter").empty() || f.lists.at("rates").empty()) {
+          return InvalidArgumentError("InvalidArgument",
+                                      "give --file, or --meter with at least one --rate");
+        }
+        nlohmann::json rates = nlohmann::json::object();
+        for (const std::string& rate : f.lists.at("rates")) {
+          const std::size_t eq = rate.find('=');
+          if (eq == std::string::npos) {
+            return InvalidArgumentError("InvalidArgument",
+                                        "--rate takes START=UNIT_PRICE, got " + rate);
+          }
+          rates[rate.substr(0, eq)] = rate.substr(eq + 1);  // strings: exact decimals
+        }
+        nlohmann::json meter = {{"meterId", f.Get("meter")}, {"meterRates", std::move(rates)}};
+        if (!f.Get("included").empty()) meter["includedQuantity"] = f.Get("included");
+        return ApiRequest{"PUT", target, nlohmann::json{{"meters", {std::move(meter)}}}};
+      });
+  price.Verb(
+      "list", "List price sheet versions (GET /v1/priceSheets)",
+      [](CLI::App& v, Fields& f) {
+        Opt(v, f, "--offer", "offerType", "Only this offer type's list");
+        Opt(v, f, "--partner", "partnerId", "Only this partner's overrides");
+        Opt(v, f, "--currency", "currency", "Only this currency");
+      },
+      [](const Fields& f) -> absl::StatusOr<ApiRequest> {
+        return Get("/v1/priceSheets" + QueryOf(f, {{"offerType", "offerType"},
+                                                   {"partnerId", "partnerId"},
+                                                   {"currency", "currency"}}));
+      });
+
+  Noun period(app, "period", "Billing periods: calendar months in UTC (SPEC §5)", exit_code);
+  period.Verb(
+      "list", "Billing periods with their state (GET /v1/billingPeriods)", NoOptions,
+      [](const Fields&) -> absl::StatusOr<ApiRequest> { return Get("/v1/billingPeriods"); });
+  period.Verb(
+      "close",
+      "Close a month and issue its invoices, once (PlatformAdmin; POST "
+      "/v1/billingPeriods/{YYYY-MM}/close)",
+      [](CLI::App& v, Fields& f) {
+        Arg(v, f, "period", "period", "The month, YYYY-MM");
+        v.add_flag("--allow-unpriced", f.values["allowUnpriced"],
+                   "Bill meters without a price as zero-rated lines flagged Unpriced instead of "
+                   "failing with MissingPrice");
+      },
+      [](const Fields& f) -> absl::StatusOr<ApiRequest> {
+        const bool allow = !f.Get("allowUnpriced").empty() && f.Get("allowUnpriced") != "0";
+        return ApiRequest{"POST", "/v1/billingPeriods/" + f.Segment("period") + "/close",
+                          nlohmann::json{{"allowUnpriced", allow}}};
+      });
+
+  Noun invoice(app, "invoice", "Invoices to CSP partners and direct-billed subscriptions",
+               exit_code);
+  auto whose = [](CLI::App& v, Fields& f) {
+    Opt(v, f, "--partner", "partnerId", "Billed to this partner");
+    Opt(v, f, "--subscription", "subscriptionId", "Billed to this direct-billed subscription");
+    Opt(v, f, "--period", "period", "The month, YYYY-MM");
+  };
+  invoice.Verb("list", "List invoices (GET /v1/invoices)", whose,
+               [](const Fields& f) -> absl::StatusOr<ApiRequest> {
+                 return Get("/v1/invoices" + QueryOf(f, {{"partnerId", "partnerId"},
+                                                         {"subscriptionId", "subscriptionId"},
+                                                         {"period", "period"}}));
+               });
+  invoice.Verb(
+      "show", "Show an invoice with its lines and subtotals (GET /v1/invoices/{id})",
+      [](CLI::App& v, Fields& f) { Arg(v, f, "invoice", "id", "Invoice number or GUID"); },
+      [](const Fields& f) -> absl::StatusOr<ApiRequest> {
+        return Get("/v1/invoices/" + f.Segment("id"));
+      });
+  invoice.Verb(
+      "export", "Print an invoice's lines as CSV (GET /v1/invoices/{id}?format=csv)",
+      [](CLI::App& v, Fields& f) { Arg(v, f, "invoice", "id", "Invoice number or GUID"); },
+      [](const Fields& f) -> absl::StatusOr<ApiRequest> {
+        ApiRequest request = Get("/v1/invoices/" + f.Segment("id") + "?format=csv");
+        request.raw_answer = true;
+        return request;
+      });
+  invoice.Verb(
+      "estimate", "The running estimate of an open month (GET /v1/invoices/estimate)", whose,
+      [](const Fields& f) -> absl::StatusOr<ApiRequest> {
+        return Get("/v1/invoices/estimate" + QueryOf(f, {{"partnerId", "partnerId"},
+                                                         {"subscriptionId", "subscriptionId"},
+                                                         {"period", "period"}}));
+      });
+
+  Noun adjustment(app, "adjustment", "Credits and debits on an open period's invoice", exit_code);
+  adjustment.Verb(
+      "add", "Add an audited credit (negative) or debit (PlatformAdmin; POST /v1/adjustments)",
+      [](CLI::App& v, Fields& f) {
+        Opt(v, f, "--subscription", "subscriptionId", "The subscription it is for", true);
+        Opt(v, f, "--period", "period", "The open month, YYYY-MM", true);
+        Opt(v, f, "--amount", "amount", "Exact amount in the bill-to currency, e.g. -12.50", true);
+        Opt(v, f, "--currency", "currency", "The bill-to party's currency", true);
+        Opt(v, f, "--reason", "reason", "Why (required, audited)", true);
+        Opt(v, f, "--meter", "meterId", "The meter it concerns, if any");
+      },
+      [](const Fields& f) -> absl::StatusOr<ApiRequest> {
+        nlohmann::json body = {{"subscriptionId", f.Get("subscriptionId")},
+                               {"period", f.Get("period")},
+                               {"amount", f.Get("amount")},
+                               {"currency", f.Get("currency")},
+                               {"reason", f.Get("reason")}};
+        f.CopyTo(body, "meterId", "meterId");
+        return ApiRequest{"POST", "/v1/adjustments", body};
+      });
+}
+
 }  // namespace
 
 std::string RegistrationPath(std::string_view subscription_id, std::string_view resource_group,
@@ -841,6 +1000,7 @@ void RegisterApiCommands(CLI::App& app, int& exit_code) {
   RegisterCustomerSubscriptionCommands(app, exit_code);
   RegisterStackCommands(app, exit_code);
   RegisterUsageCommands(app, exit_code);
+  RegisterBillingCommands(app, exit_code);
 }
 
 }  // namespace stackbill

@@ -35,7 +35,9 @@ constexpr char kConfigHelp[] =
     "(STACKBILL_TLS_CERT), tls-key (STACKBILL_TLS_KEY), insecure-http (STACKBILL_INSECURE_HTTP, "
     "true|false), public-url (STACKBILL_PUBLIC_URL), max-body-bytes (STACKBILL_MAX_BODY_BYTES), "
     "threads (STACKBILL_THREADS), keep-alive-max-requests, keep-alive-timeout, read-timeout, "
-    "write-timeout (seconds), page-size (STACKBILL_ + the key in upper case with '_'). TLS is "
+    "write-timeout (seconds), page-size, auto-close (on|off), auto-close-grace (hours; billing "
+    "periods close by themselves that long after the month ends) (STACKBILL_ + the key in upper "
+    "case with '_'). TLS is "
     "required "
     "unless --insecure-http, which is refused on anything but a loopback address. /healthz and "
     "/readyz need no token; /metrics needs a PlatformAdmin's. SIGTERM or SIGINT stops accepting "
@@ -150,8 +152,11 @@ int Serve(const ServeArgs& args, const std::vector<std::pair<std::string, std::s
   api.ingest.validation.max_age_seconds =
       std::int64_t{config.usage_max_age_days} * Timestamp::kSecondsPerDay;
   api.ingest.quarantine_quota_per_stack = config.quarantine_quota;
+  api.billing.auto_close = config.auto_close;
+  api.billing.auto_close_grace = std::chrono::hours(config.auto_close_grace_hours);
   auto ingest = std::make_shared<IngestService>(**store, api.ingest);
-  if (routes.ok()) routes = AddApiRoutes(router, **store, api, ingest);
+  auto billing = std::make_shared<BillingService>(**store, api.billing);
+  if (routes.ok()) routes = AddApiRoutes(router, **store, api, ingest, billing);
   if (!routes.ok()) {
     spdlog::error("serve: cannot build the routes: {}", Message(routes));
     return 1;
@@ -198,7 +203,30 @@ int Serve(const ServeArgs& args, const std::vector<std::pair<std::string, std::s
   // The re-route pass (R13) runs on this thread between signal checks: usage
   // stored before an effectiveFrom correction or a re-mapping is routed again.
   auto next_reroute = std::chrono::steady_clock::now();
+  // So does the automatic close (SPEC §5), once a minute; a close that fails
+  // (MissingPrice) is logged once per distinct message until it succeeds.
+  auto next_close = std::chrono::steady_clock::now();
+  std::string last_close_error;
   while (true) {
+    if (config.auto_close && std::chrono::steady_clock::now() >= next_close) {
+      absl::StatusOr<std::vector<ClosePeriodResult>> closes = billing->AutoClose(WallClockNow());
+      if (!closes.ok()) {
+        if (Message(closes.status()) != last_close_error) {
+          last_close_error = Message(closes.status());
+          spdlog::warn("serve: automatic close failed (retried every minute): {}",
+                       last_close_error);
+        }
+      } else {
+        last_close_error.clear();
+        for (const ClosePeriodResult& closed : *closes) {
+          if (closed.newly_closed) {
+            spdlog::info("serve: closed billing period {} automatically: {} invoice(s)",
+                         closed.period.period.ToString(), closed.invoices.size());
+          }
+        }
+      }
+      next_close = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    }
     if (std::chrono::steady_clock::now() >= next_reroute) {
       absl::StatusOr<RerouteResult> pass = ingest->ProcessReroutes(WallClockNow());
       if (!pass.ok()) {
@@ -276,6 +304,10 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
        "Pending quarantined records per stack before 429 (default 100000)"},
       {"--reroute-interval", "reroute-interval", "SECONDS",
        "Seconds between re-route passes after history changes (default 2)"},
+      {"--auto-close", "auto-close", "on|off",
+       "Close billing periods by themselves after the grace (default on)"},
+      {"--auto-close-grace", "auto-close-grace", "HOURS",
+       "Hours after a month's end (UTC) before it closes by itself (default 72)"},
   };
   auto values = std::make_shared<std::vector<std::string>>(std::size(kFlags));
   std::vector<CLI::Option*> options;

@@ -55,12 +55,13 @@ class Applier {
         return Annotate(s, fmt::format("stack {}", stack.name));
       }
     }
-    RevokeTemporaryTokens();
-    if (world_.price_sheets > 0) {
-      report_.notes.push_back(fmt::format(
-          "{} price sheet(s) accepted but not applied: price sheets arrive with billing",
-          world_.price_sheets));
+    for (const auto& sheet : world_.price_sheets) {
+      if (auto s = ApplyPriceSheet(sheet); !s.ok()) {
+        return Annotate(s, fmt::format("price sheet {} {} {}", SheetOwner(sheet), sheet.currency,
+                                       sheet.effective_date));
+      }
     }
+    RevokeTemporaryTokens();
     return absl::OkStatus();
   }
 
@@ -389,6 +390,35 @@ class Applier {
     token.issuer = "stackbill world apply";
     token.version = "1.0";
     return EncodeRegistrationToken(token);
+  }
+
+  static std::string SheetOwner(const WorldPriceSheet& sheet) {
+    return sheet.offer ? fmt::format("offer {}", ToString(*sheet.offer))
+                       : fmt::format("partner {}", *sheet.partner);
+  }
+
+  // PUT replaces a version until a closed period has used it (the same prices
+  // again change nothing); a locked one the file would change is left as it
+  // is, with a note.
+  absl::Status ApplyPriceSheet(const WorldPriceSheet& sheet) {
+    const std::string target =
+        sheet.offer ? fmt::format("/v1/priceSheets/offers/{}/{}/{}", ToString(*sheet.offer),
+                                  UrlEncode(sheet.currency), UrlEncode(sheet.effective_date))
+                    : fmt::format("/v1/priceSheets/partners/{}/{}/{}", UrlEncode(*sheet.partner),
+                                  UrlEncode(sheet.currency), UrlEncode(sheet.effective_date));
+    const nlohmann::json body = {{"meters", sheet.meters}};
+    auto put = api_.Call("PUT", target, &body, "");
+    const std::string what = fmt::format("price sheet {} {} from {}", SheetOwner(sheet),
+                                         sheet.currency, sheet.effective_date);
+    if (!put.ok() && ErrorCode(put.status()) == "PriceSheetLocked") {
+      report_.notes.push_back(what + " is locked (a closed period used it): left as it is");
+      ++report_.unchanged;
+      return absl::OkStatus();
+    }
+    if (!put.ok()) return put.status();
+    ++report_.ensured;
+    report_.lines.push_back("set " + what);
+    return absl::OkStatus();
   }
 
   absl::Status ApplyStack(const WorldStack& stack) {

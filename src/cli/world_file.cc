@@ -104,6 +104,12 @@ class Object {
     if (!value.ok()) return Fault(PathOf(key), Message(value.status()));
     return value;
   }
+  // Marks `key` as read (for members checked by hand).
+  const Json* Take(std::string_view key) {
+    taken_.insert(std::string(key));
+    auto it = json_.find(key);
+    return it == json_.end() ? nullptr : &*it;
+  }
   absl::Status Finish() const {
     for (const auto& [key, value] : json_.items()) {
       if (!taken_.contains(key)) return Fault(PathOf(key), "unknown key");
@@ -113,11 +119,6 @@ class Object {
 
  private:
   Object(const Json& json, std::string path) : json_(json), path_(std::move(path)) {}
-  const Json* Take(std::string_view key) {
-    taken_.insert(std::string(key));
-    auto it = json_.find(key);
-    return it == json_.end() ? nullptr : &*it;
-  }
 
   const Json& json_;
   std::string path_;
@@ -150,7 +151,6 @@ class Parser {
     WORLD_ASSIGN(registrations, top.Array("registrations"));
     WORLD_ASSIGN(price_sheets, top.Array("priceSheets"));
     WORLD_CHECK(top.Finish());
-    world_.price_sheets = price_sheets->size();
 
     for (std::size_t i = 0; i < partners->size(); ++i) {
       WORLD_CHECK(ParsePartner((*partners)[i], fmt::format("partners[{}]", i)));
@@ -171,6 +171,9 @@ class Parser {
     for (std::size_t i = 0; i < registrations->size(); ++i) {
       WORLD_CHECK(ParseRegistration((*registrations)[i], fmt::format("registrations[{}]", i)));
     }
+    for (std::size_t i = 0; i < price_sheets->size(); ++i) {
+      WORLD_CHECK(ParsePriceSheet((*price_sheets)[i], fmt::format("priceSheets[{}]", i)));
+    }
     // Parents before their resellers, so apply can create them in order.
     std::stable_partition(world_.partners.begin(), world_.partners.end(),
                           [](const WorldPartner& p) { return !p.parent_partner_id; });
@@ -178,6 +181,61 @@ class Parser {
   }
 
  private:
+  // A decimal given as a string, exactly as written (R14).
+  static absl::Status DecimalText(const Json& value, const std::string& path) {
+    if (!value.is_string()) {
+      return Fault(path, "must be a decimal string such as \"0.008\" (exact, never a float)");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status ParsePriceSheet(const Json& json, const std::string& path) {
+    WORLD_ASSIGN(object, Object::At(json, path));
+    WorldPriceSheet sheet;
+    WORLD_ASSIGN(offer, object.OptionalString("offerType"));
+    WORLD_ASSIGN(partner, object.OptionalString("partner"));
+    WORLD_ASSIGN(currency, object.String("currency"));
+    WORLD_ASSIGN(date, object.String("effectiveDate"));
+    WORLD_ASSIGN(meters, object.Array("meters", true));
+    WORLD_CHECK(object.Finish());
+    if (offer.has_value() == partner.has_value()) {
+      return Fault(path, "names an offerType or a partner (whose overrides it is), not both");
+    }
+    if (offer) {
+      auto parsed = ParseOfferType(*offer);
+      if (!parsed.ok()) return Fault(object.PathOf("offerType"), Message(parsed.status()));
+      sheet.offer = *parsed;
+    }
+    if (partner && !partner_kinds_.contains(*partner)) {
+      return Fault(object.PathOf("partner"), "names no partner of the file: " + *partner);
+    }
+    for (std::size_t i = 0; i < meters->size(); ++i) {
+      const std::string meter_path = fmt::format("{}.meters[{}]", path, i);
+      WORLD_ASSIGN(meter, Object::At((*meters)[i], meter_path));
+      WORLD_ASSIGN(meter_id, meter.OptionalGuid("meterId"));
+      if (!meter_id) return Fault(meter.PathOf("meterId"), "is required");
+      const Json& m = (*meters)[i];
+      if (!m.contains("meterRates") || !m["meterRates"].is_object() || m["meterRates"].empty()) {
+        return Fault(meter.PathOf("meterRates"), "must be an object of tier start → unit price");
+      }
+      for (const auto& [start, unit] : m["meterRates"].items()) {
+        WORLD_CHECK(DecimalText(unit, fmt::format("{}.meterRates.{}", meter_path, start)));
+      }
+      if (m.contains("includedQuantity")) {
+        WORLD_CHECK(DecimalText(m["includedQuantity"], meter.PathOf("includedQuantity")));
+      }
+      meter.Take("meterRates");
+      meter.Take("includedQuantity");
+      WORLD_CHECK(meter.Finish());
+    }
+    sheet.partner = partner;
+    sheet.currency = currency;
+    sheet.effective_date = date;
+    sheet.meters = *meters;
+    world_.price_sheets.push_back(std::move(sheet));
+    return absl::OkStatus();
+  }
+
   absl::Status ParsePartner(const Json& json, const std::string& path) {
     WORLD_ASSIGN(object, Object::At(json, path));
     WorldPartner partner;

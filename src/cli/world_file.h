@@ -15,6 +15,7 @@
 // "InvalidWorldFile" and a message that starts with the path of the fault in
 // the file ("partners[1].kind: …").
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -108,6 +109,17 @@ struct WorldRegistration {
   std::vector<WorldCustomerSubscription> customer_subscriptions;
 };
 
+// A price sheet version (SPEC §5), applied with PUT /v1/priceSheets/….
+struct WorldPriceSheet {
+  std::optional<OfferType> offer;    // an offer type's list, or
+  std::optional<PartnerId> partner;  // a partner's overrides
+  std::string currency;
+  std::string effective_date;  // YYYY-MM-DD
+  // [{"meterId","meterRates":{"0":"0.008"},"includedQuantity":"0"}], every
+  // decimal a string, so nothing passes through a double.
+  nlohmann::json meters;
+};
+
 struct World {
   std::string name = "world";
   std::vector<WorldPartner> partners;  // parents before their resellers
@@ -116,7 +128,7 @@ struct World {
   std::vector<WorldPrincipal> principals;
   std::vector<WorldStack> stacks;
   std::vector<WorldRegistration> registrations;
-  std::size_t price_sheets = 0;  // accepted, not applied yet (the billing issue)
+  std::vector<WorldPriceSheet> price_sheets;
 
   const WorldStack* FindStack(std::string_view stack_name) const;
   const WorldPrincipal* FindPrincipal(std::string_view principal_name) const;

@@ -38,7 +38,10 @@ constexpr std::string_view kWorld = R"({
     {"name": "reg", "resourceGroup": "rg", "stack": "s", "subscription": "ops",
      "registeredBy": "op@r.onmicrosoft.com", "customerSubscriptions": [{"subscription": "cust"}]}
   ],
-  "priceSheets": [{"anything": "goes"}]
+  "priceSheets": [{"offerType": "CSP", "currency": "USD", "effectiveDate": "2026-01-01",
+                   "meters": [{"meterId": "fab6eb84-500b-4a09-a8ca-7358f8bbaea5",
+                               "meterRates": {"0": "0.008", "1000": "0.006"},
+                               "includedQuantity": "0"}]}]
 })";
 
 std::string Replace(std::string_view from, std::string_view to) {
@@ -78,8 +81,29 @@ TEST(WorldFileTest, ParsesAndResolvesEveryReference) {
   EXPECT_EQ(world->registrations[0].customer_subscriptions[0].tenant_id,
             world->directories[1].id);  // R6: the subscription's own directory
   EXPECT_EQ(world->stacks[0].subscribers[0].tenant_id, world->directories[1].id);
-  EXPECT_EQ(world->price_sheets, 1u);
+  ASSERT_EQ(world->price_sheets.size(), 1u);
+  EXPECT_EQ(world->price_sheets[0].offer, OfferType::kCsp);
+  EXPECT_EQ(world->price_sheets[0].effective_date, "2026-01-01");
   EXPECT_EQ(world->stacks[0].subscribers[0].vms, std::nullopt);  // simulate's --vms
+}
+
+TEST(WorldFileTest, PriceSheetDecimalsAreStringsAndTheOwnerIsNamedOnce) {
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {R"("0.008")", "0.008"},
+           {R"({"offerType": "CSP", "currency")",
+            R"({"offerType": "CSP", "partner": "r", "currency")"},
+           {R"({"offerType": "CSP", "currency")", R"({"partner": "nobody", "currency")"},
+           {R"({"offerType": "CSP", "currency")", R"({"offerType": "Gold", "currency")"},
+           {R"("includedQuantity": "0")", R"("includedQuantity": "0", "extra": 1)"},
+       }) {
+    auto world = ParseWorld(Replace(from, to));
+    EXPECT_EQ(ErrorCode(world.status()), "InvalidWorldFile") << to << ": " << world.status();
+  }
+  auto partner =
+      ParseWorld(Replace(R"({"offerType": "CSP", "currency")", R"({"partner": "r", "currency")"));
+  ASSERT_TRUE(partner.ok()) << partner.status();
+  EXPECT_EQ(partner->price_sheets[0].partner, "r");
+  EXPECT_EQ(partner->price_sheets[0].meters[0]["meterRates"]["1000"], "0.006");
 }
 
 TEST(WorldFileTest, ASubscriberMayNameItsOwnNumberOfVms) {

@@ -65,7 +65,9 @@ const std::vector<std::string_view>& ServeConfigKeys() {
                                                       "usage-future-skew",
                                                       "usage-max-age-days",
                                                       "quarantine-quota",
-                                                      "reroute-interval"};
+                                                      "reroute-interval",
+                                                      "auto-close",
+                                                      "auto-close-grace"};
   return kKeys;
 }
 
@@ -120,6 +122,16 @@ absl::Status SetServeConfigValue(ServeConfig& config, std::string_view key, std:
                                   key);
   } else if (key == "reroute-interval") {
     return ParseInt(value, 1, kMaxSeconds, config.reroute_interval_seconds, source, key);
+  } else if (key == "auto-close") {
+    if (value == "on") {
+      config.auto_close = true;
+    } else if (value == "off") {
+      config.auto_close = false;
+    } else {
+      return Invalid(source, "auto-close = '" + std::string(value) + "' is not on or off");
+    }
+  } else if (key == "auto-close-grace") {
+    return ParseInt(value, 0, 24 * 366, config.auto_close_grace_hours, source, key);
   } else if (key == "page-size") {
     return ParseInt(value, 1, 1000, config.page_size, source, key);
   } else if (key == "threads") {

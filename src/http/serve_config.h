@@ -59,6 +59,10 @@ struct ServeConfig {
   std::int64_t quarantine_quota = 100000;
   // Seconds between re-route passes (R13: after effectiveFrom corrections).
   int reroute_interval_seconds = 2;
+  // Billing periods close by themselves this many hours after the month ends
+  // (SPEC §5: 72), unless auto-close is off.
+  bool auto_close = true;
+  int auto_close_grace_hours = 72;
   ServerOptions server;
 };
 

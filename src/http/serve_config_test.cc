@@ -45,6 +45,19 @@ page-size = 25
   EXPECT_EQ(config.page_size, 25);
 }
 
+TEST(ServeConfigTest, AutomaticClosingCanBeSwitchedOffAndItsGraceSet) {
+  ServeConfig config;
+  EXPECT_TRUE(config.auto_close);
+  EXPECT_EQ(config.auto_close_grace_hours, 72);  // SPEC §5
+  ASSERT_TRUE(ApplyServeConfigFile(config, "auto-close = off\nauto-close-grace = 24\n", "f").ok());
+  EXPECT_FALSE(config.auto_close);
+  EXPECT_EQ(config.auto_close_grace_hours, 24);
+  const absl::Status bad = ApplyServeConfigFile(config, "auto-close = maybe\n", "f");
+  EXPECT_EQ(ErrorCode(bad), "InvalidConfiguration");
+  EXPECT_EQ(ApplyServeConfigFile(config, "auto-close-grace = -1\n", "f").code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(ServeConfigTest, UnknownKeysAndBadValuesNameTheLine) {
   ServeConfig config;
   const absl::Status unknown = ApplyServeConfigFile(config, "db = x\nprot = 1\n", "serve.conf");
