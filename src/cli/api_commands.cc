@@ -184,7 +184,7 @@ class Noun {
       auto client = ConnectFromFlags(fields->connection);
       if (!client.ok()) return PrintError(client.status());
       if (request->raw_answer) {
-        auto response = (*client)->Send(request->method, request->target, "");
+        auto response = (*client)->Send(request->method, request->target, std::nullopt);
         if (!response.ok()) return PrintError(response.status());
         if (response->status < 200 || response->status > 299) {
           return PrintError(StatusFromErrorResponse(*response));
