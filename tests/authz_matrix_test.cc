@@ -421,6 +421,11 @@ const Query kArm = {{"api-version", std::string(kApiVersion)}};
 const Query kCommerceWindow = {{"api-version", "2015-06-01-preview"},
                                {"reportedStartTime", "2027-01-01T00:00:00Z"},
                                {"reportedEndTime", "2027-01-15T00:00:00Z"}};
+const Query kRateCardFilter = {
+    {"api-version", "2015-06-01-preview"},
+    {"$filter",
+     "OfferDurableId eq 'MS-AZR-0145P' and Currency eq 'USD' and Locale eq 'en-US' and "
+     "RegionInfo eq 'US'"}};
 
 // Common rows. "P" columns: PlatformAdmin, owner's PA, parent's PA, other's PA,
 // Owner, Reader, customer Owner.
@@ -677,6 +682,15 @@ std::map<std::string, std::vector<Case>> Matrix() {
         {"owner's APSS",
          "/subscriptions/" + kApss.ToString() + "/providers/Microsoft.Commerce/UsageAggregates",
          kCommerceWindow, "", Row("200 200 404 404 403 403 404")}}},
+      // RateCard (SPEC §7): the same readers as the subscription's Commerce
+      // usage — its prices are billing data of the bill-to chain.
+      {"commerce.rateCard",
+       {{"customer CSP",
+         "/subscriptions/" + kCustomerCsp.ToString() + "/providers/Microsoft.Commerce/RateCard",
+         kRateCardFilter, "", Row("200 200 404 404 404 404 403")},
+        {"owner's APSS",
+         "/subscriptions/" + kApss.ToString() + "/providers/Microsoft.Commerce/RateCard",
+         kRateCardFilter, "", Row("200 200 404 404 403 403 404")}}},
       {"commerce.subscriberUsageAggregates",
        {{"stack A's default subscription",
          "/subscriptions/" + kApss.ToString() +
@@ -861,12 +875,14 @@ TEST(AuthzMatrixTest, EveryRouteAnswersEveryIdentityAsSpecified) {
                                               response.status, ErrorCodeOf(response)));
         }
         // SPEC §6: a refusal for lack of role is 403 AuthorizationFailed —
-        // except R8's refusal of Commerce usage to the customer's side,
-        // BillingDataNotVisible; every refusal carries the ARM error envelope.
+        // except R8's refusal of Commerce usage and the RateCard to the
+        // customer's side, BillingDataNotVisible; every refusal carries the
+        // ARM error envelope.
         if (response.status == 403) {
-          EXPECT_EQ(ErrorCodeOf(response), name == "commerce.usageAggregates"
-                                               ? "BillingDataNotVisible"
-                                               : "AuthorizationFailed")
+          const bool billing_data =
+              name == "commerce.usageAggregates" || name == "commerce.rateCard";
+          EXPECT_EQ(ErrorCodeOf(response),
+                    billing_data ? "BillingDataNotVisible" : "AuthorizationFailed")
               << where;
         }
         if (response.status >= 400) {

@@ -1,6 +1,7 @@
-// SPEC §5 and §6.1 billing over BillingService: /v1/priceSheets,
+// SPEC §5, §6.1 and §7 billing over BillingService: /v1/priceSheets,
 // /v1/billingPeriods (and their close), /v1/adjustments, /v1/invoices (JSON
-// and CSV) and /v1/invoices/estimate. Decimals are JSON strings in answers;
+// and CSV), /v1/invoices/estimate and the Microsoft.Commerce RateCard.
+// Decimals are JSON strings in /v1 answers (JSON numbers in the RateCard);
 // in requests a decimal may be a JSON string or a JSON number, read from its
 // digits, never through a double (R14). Authorisation lives in the service.
 
@@ -13,17 +14,23 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "api/api.h"
 #include "api/json_body.h"
 #include "api/request_params.h"
+#include "core/abseil_compat.h"
 #include "core/csv.h"
 #include "core/error.h"
 #include "core/status_macros.h"
 #include "http/arm.h"
 #include "services/billing_service.h"
+#include "wire/json_syntax.h"
 
 namespace stackbill {
 namespace {
+
+constexpr std::string_view kCommerceApiVersion = "2015-06-01-preview";
 
 // ---------------------------------------------------------------------------
 // Requests
@@ -153,8 +160,127 @@ absl::StatusOr<std::optional<BillTo>> BillToQuery(const RequestContext& ctx) {
   return std::optional<BillTo>();
 }
 
+// The RateCard's $filter (SPEC §7): `Name eq 'value'` terms joined by `and`,
+// nothing else (Azure supports only eq and and); names case-insensitive, a
+// quote inside a value doubled (OData); all four of OfferDurableId,
+// Currency, Locale and RegionInfo required, each once.
+struct RateCardFilter {
+  OfferType offer = OfferType::kCsp;
+  std::string currency;
+  std::string locale;
+  std::string region;
+};
+
+absl::StatusOr<RateCardFilter> ParseRateCardFilter(std::string_view text) {
+  auto invalid = [](std::string detail) {
+    return InvalidArgumentError(
+        "InvalidFilter",
+        fmt::format("$filter: {}; expected OfferDurableId eq '…' and Currency eq '…' and "
+                    "Locale eq '…' and RegionInfo eq '…'",
+                    detail));
+  };
+  std::size_t at = 0;
+  auto skip_spaces = [&] {
+    while (at < text.size() && text[at] == ' ') ++at;
+  };
+  auto word = [&] {
+    skip_spaces();
+    const std::size_t from = at;
+    while (at < text.size() && text[at] != ' ' && text[at] != '\'') ++at;
+    return text.substr(from, at - from);
+  };
+  std::map<std::string, std::string> terms;  // lower-case name → value
+  while (true) {
+    const std::string_view name = word();
+    if (name.empty()) return invalid("a term's name is missing");
+    if (!absl::EqualsIgnoreCase(AbslView(word()), "eq")) {
+      return invalid(fmt::format("'{}' must be followed by eq (the only comparison)", name));
+    }
+    skip_spaces();
+    if (at >= text.size() || text[at] != '\'') {
+      return invalid(fmt::format("the value of {} must be quoted ('…')", name));
+    }
+    std::string value;
+    for (++at;; ++at) {
+      if (at >= text.size()) return invalid(fmt::format("the value of {} is not closed", name));
+      if (text[at] == '\'') {
+        if (at + 1 < text.size() && text[at + 1] == '\'') {
+          value.push_back('\'');
+          ++at;
+          continue;
+        }
+        ++at;
+        break;
+      }
+      value.push_back(text[at]);
+    }
+    std::string key = absl::AsciiStrToLower(AbslView(name));
+    if (key != "offerdurableid" && key != "currency" && key != "locale" && key != "regioninfo") {
+      return invalid(fmt::format("unknown property '{}'", name));
+    }
+    if (!terms.emplace(std::move(key), std::move(value)).second) {
+      return invalid(fmt::format("{} is given twice", name));
+    }
+    const std::string_view next = word();
+    if (next.empty()) break;
+    if (!absl::EqualsIgnoreCase(AbslView(next), "and")) {
+      return invalid(fmt::format("'{}' where and was expected (the only logical operator)", next));
+    }
+  }
+  for (std::string_view required : {"offerdurableid", "currency", "locale", "regioninfo"}) {
+    if (!terms.contains(std::string(required))) {
+      return invalid("all four of OfferDurableId, Currency, Locale and RegionInfo are required");
+    }
+  }
+  RateCardFilter filter;
+  absl::StatusOr<OfferType> offer = ParseOfferDurableId(terms["offerdurableid"]);
+  if (!offer.ok()) return invalid(std::string(offer.status().message()));
+  filter.offer = *offer;
+  STACKBILL_ASSIGN_OR_RETURN(filter.currency, CurrencyParam(terms["currency"]));
+  filter.locale = terms["locale"];
+  filter.region = terms["regioninfo"];
+  return filter;
+}
+
 // ---------------------------------------------------------------------------
 // Answers
+
+// A RateCard as Azure's ResourceRateCardInfo, PascalCase, written without a
+// DOM so that tier starts, prices and included quantities are JSON numbers
+// printed from their exact decimal text (R14). Meter names are the
+// catalogue's whatever the Locale; Azure Stack meters have no region, tags or
+// subcategory, so those are empty.
+std::string RateCardJson(const std::vector<RateCardEntry>& card, const RateCardFilter& filter) {
+  std::string body = "{\"OfferTerms\":[],\"Meters\":[";
+  for (std::size_t i = 0; i < card.size(); ++i) {
+    const RateCardEntry& e = card[i];
+    if (i > 0) body.push_back(',');
+    body.append("{\"EffectiveDate\":\"")
+        .append(e.effective_date.ToString())
+        .append("\",\"IncludedQuantity\":")
+        .append(e.price.included_quantity.ToString())
+        .append(",\"MeterCategory\":");
+    AppendJsonString(e.meter ? e.meter->category : "", body);
+    body.append(",\"MeterId\":\"").append(e.price.meter_id.ToString()).append("\",\"MeterName\":");
+    AppendJsonString(e.meter ? e.meter->name : "", body);
+    body.append(",\"MeterRates\":{");
+    for (std::size_t t = 0; t < e.price.tiers.size(); ++t) {
+      if (t > 0) body.push_back(',');
+      AppendJsonString(e.price.tiers[t].start.ToString(), body);
+      body.push_back(':');
+      body.append(e.price.tiers[t].unit_price.ToString());
+    }
+    body.append("},\"MeterRegion\":\"\",\"MeterSubCategory\":\"\",\"MeterTags\":[],\"Unit\":");
+    AppendJsonString(e.meter ? e.meter->unit : "", body);
+    body.push_back('}');
+  }
+  body.append("],\"Currency\":");
+  AppendJsonString(filter.currency, body);
+  body.append(",\"Locale\":");
+  AppendJsonString(filter.locale, body);
+  body.append(",\"IsTaxIncluded\":false}");
+  return body;
+}
 
 nlohmann::json SheetJson(const PriceSheet& sheet) {
   nlohmann::json owner = sheet.key.owner.kind == PriceSheetOwner::Kind::kOffer
@@ -500,6 +626,24 @@ absl::Status AddBillingRoutes(Router& router, const std::shared_ptr<BillingServi
         STACKBILL_ASSIGN_OR_RETURN(
             Invoice invoice, billing->GetInvoice(ctx.caller, ctx.now, ctx.Param("invoiceId")));
         return InvoiceResponse(ctx, invoice);
+      });
+
+  // --- Microsoft.Commerce RateCard (SPEC §7) --------------------------------
+  add("GET", "/subscriptions/{subscriptionId}/providers/Microsoft.Commerce/RateCard",
+      "commerce.rateCard", [billing](const RequestContext& ctx) -> absl::StatusOr<HttpResponse> {
+        STACKBILL_RETURN_IF_ERROR(CheckApiVersion(ctx.request, {kCommerceApiVersion}).status());
+        STACKBILL_ASSIGN_OR_RETURN(const Guid subscription, GuidParam(ctx, "subscriptionId"));
+        std::optional<std::string_view> text = ctx.request.Query("$filter");
+        if (!text || text->empty()) {
+          return InvalidArgumentError("InvalidFilter",
+                                      "$filter is required: OfferDurableId eq '…' and Currency eq "
+                                      "'…' and Locale eq '…' and RegionInfo eq '…'");
+        }
+        STACKBILL_ASSIGN_OR_RETURN(const RateCardFilter filter, ParseRateCardFilter(*text));
+        STACKBILL_ASSIGN_OR_RETURN(
+            const std::vector<RateCardEntry> card,
+            billing->RateCard(ctx.caller, ctx.now, subscription, filter.offer, filter.currency));
+        return HttpResponse::Json(200, RateCardJson(card, filter));
       });
 
   for (Route& route : routes) STACKBILL_RETURN_IF_ERROR(router.Add(std::move(route)));

@@ -203,5 +203,85 @@ TEST_F(BillingRoutesTest, AClosedMonthIssuesInvoicesReadAsJsonAndCsvByTheBillToC
   EXPECT_EQ(other.code, "PriceSheetLocked") << other.text;
 }
 
+// SPEC §7 RateCard: Azure's $filter, PascalCase, exact JSON numbers, the
+// partner's overrides in the list's place, visible to the bill-to chain only
+// (R8).
+std::string RateCardPath(Guid subscription, std::string_view offer,
+                         std::string_view currency = "USD") {
+  return "/subscriptions/" + subscription.ToString() +
+         "/providers/Microsoft.Commerce/RateCard?api-version=2015-06-01-preview&$filter=" +
+         "OfferDurableId%20eq%20%27" + std::string(offer) + "%27%20and%20Currency%20eq%20%27" +
+         std::string(currency) +
+         "%27%20and%20Locale%20eq%20%27en-US%27%20and%20RegionInfo%20eq%20%27US%27";
+}
+
+TEST_F(BillingRoutesTest, RateCardShowsThePricesInForceExactlyToTheBillToChainOnly) {
+  ASSERT_EQ(PutCspPrices().status, 201);
+  Reply card = Send("GET", RateCardPath(kFabrikamCsp, "MS-AZR-0145P"), "admin");
+  ASSERT_EQ(card.status, 200) << card.text;
+  // Exact numbers in the text itself: a double would print 0.012345678900000001.
+  EXPECT_NE(card.text.find(R"("MeterRates":{"0":0.0123456789,"100":0.01})"), std::string::npos)
+      << card.text;
+  EXPECT_NE(card.text.find(R"("IncludedQuantity":10,)"), std::string::npos) << card.text;
+  ASSERT_EQ(card.body["Meters"].size(), 1u);
+  const nlohmann::json& meter = card.body["Meters"][0];
+  EXPECT_EQ(meter["MeterId"], kVm.ToString());
+  EXPECT_EQ(meter["MeterName"], "Base VM Size Hours");
+  EXPECT_EQ(meter["EffectiveDate"], "2026-01-01T00:00:00Z");
+  EXPECT_EQ(card.body["Currency"], "USD");
+  EXPECT_EQ(card.body["Locale"], "en-US");
+  EXPECT_EQ(card.body["IsTaxIncluded"], false);
+  EXPECT_TRUE(card.body["OfferTerms"].empty());
+
+  // Contoso's override replaces the list price for its customers' CSP
+  // subscriptions, not in another offer's list (here: none in PayAsYouGo).
+  ASSERT_EQ(
+      Send("PUT", "/v1/priceSheets/partners/contoso/USD/2026-06-01", "admin",
+           R"({"meters":[{"meterId":")" + kVm.ToString() + R"(","meterRates":{"0":"0.009"}}]})")
+          .status,
+      201);
+  Reply partner = Send("GET", RateCardPath(kFabrikamCsp, "ms-azr-0145p"), "contoso-admin");
+  ASSERT_EQ(partner.status, 200) << partner.text;
+  EXPECT_NE(partner.text.find(R"("MeterRates":{"0":0.009})"), std::string::npos) << partner.text;
+  EXPECT_EQ(partner.body["Meters"][0]["EffectiveDate"], "2026-06-01T00:00:00Z");
+  EXPECT_EQ(partner.body["Meters"][0]["IncludedQuantity"], 0);
+  Reply payg_list = Send("GET", RateCardPath(kFabrikamCsp, "MS-AZR-0003P"), "contoso-admin");
+  ASSERT_EQ(payg_list.status, 200) << payg_list.text;
+  EXPECT_TRUE(payg_list.body["Meters"].empty());
+
+  // R8: the customer (even as the subscription's Owner) and another partner
+  // see nothing; a direct-billed subscription's Owner sees its own.
+  EXPECT_EQ(Send("GET", RateCardPath(kFabrikamCsp, "MS-AZR-0145P"), "fabrikam-owner").code,
+            "BillingDataNotVisible");
+  EXPECT_EQ(Send("GET", RateCardPath(kFabrikamCsp, "MS-AZR-0145P"), "northwind").code,
+            "SubscriptionNotFound");
+  EXPECT_EQ(Send("GET", RateCardPath(kPayg, "MS-AZR-0145P"), "payg-owner").status, 200);
+
+  const std::string base = "/subscriptions/" + kFabrikamCsp.ToString() +
+                           "/providers/Microsoft.Commerce/RateCard?api-version=2015-06-01-preview";
+  struct Bad {
+    std::string target;
+    std::string code;
+  };
+  for (const Bad& bad : std::vector<Bad>{
+           {base, "InvalidFilter"},
+           {base + "&$filter=Currency%20eq%20%27USD%27", "InvalidFilter"},
+           {RateCardPath(kFabrikamCsp, "MS-AZR-9999P"), "InvalidFilter"},
+           {RateCardPath(kFabrikamCsp, "MS-AZR-0145P", "XYZ"), "UnsupportedCurrency"},
+           {base + "&$filter=OfferDurableId%20ne%20%27MS-AZR-0145P%27", "InvalidFilter"},
+           {base + "&$filter=OfferDurableId%20eq%20%27MS-AZR-0145P%27%20or%20Currency%20eq%20%"
+                   "27USD%27",
+            "InvalidFilter"},
+           {base + "&$filter=OfferDurableId%20eq%20%27MS-AZR-0145P", "InvalidFilter"},
+           {"/subscriptions/" + kFabrikamCsp.ToString() +
+                "/providers/Microsoft.Commerce/RateCard?api-version=2020-01-01",
+            "InvalidApiVersionParameter"},
+       }) {
+    Reply reply = Send("GET", bad.target, "admin");
+    EXPECT_EQ(reply.status, 400) << bad.target;
+    EXPECT_EQ(reply.code, bad.code) << bad.target << " → " << reply.text;
+  }
+}
+
 }  // namespace
 }  // namespace stackbill

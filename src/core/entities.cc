@@ -28,6 +28,15 @@ constexpr NameTable<OfferType, 5> kOfferTypes{{
     {OfferType::kEnterpriseAgreement, "EnterpriseAgreement"},
     {OfferType::kDevTest, "DevTest"},
 }};
+
+// The Azure offer durable IDs of the price lists (SPEC §6.1); APSS has none
+// of its own (it is priced from the CSP list).
+constexpr NameTable<OfferType, 4> kOfferDurableIds{{
+    {OfferType::kCsp, "MS-AZR-0145P"},
+    {OfferType::kPayAsYouGo, "MS-AZR-0003P"},
+    {OfferType::kEnterpriseAgreement, "MS-AZR-0017P"},
+    {OfferType::kDevTest, "MS-AZR-0023P"},
+}};
 constexpr NameTable<SubscriptionState, 3> kSubscriptionStates{{
     {SubscriptionState::kActive, "Active"},
     {SubscriptionState::kDisabled, "Disabled"},
@@ -108,6 +117,14 @@ absl::StatusOr<PrincipalKind> ParsePrincipalKind(std::string_view text) {
 absl::StatusOr<Role> ParseRole(std::string_view text) { return ParseName(kRoles, "role", text); }
 absl::StatusOr<RoutingReason> ParseRoutingReason(std::string_view text) {
   return ParseName(kRoutingReasons, "routing reason", text);
+}
+
+OfferType PricedAs(OfferType offer) { return offer == OfferType::kApss ? OfferType::kCsp : offer; }
+std::string_view OfferDurableId(OfferType offer) {
+  return NameOf(kOfferDurableIds, PricedAs(offer));
+}
+absl::StatusOr<OfferType> ParseOfferDurableId(std::string_view text) {
+  return ParseName(kOfferDurableIds, "offer durable id", text);
 }
 
 bool IsDirectBilled(OfferType offer) {

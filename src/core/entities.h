@@ -50,6 +50,15 @@ absl::StatusOr<Role> ParseRole(std::string_view text);
 // the top of the owner partner's roll-up chain.
 bool IsDirectBilled(OfferType offer);
 
+// The list an offer is priced from (SPEC §6.1): its own, APSS the CSP list.
+OfferType PricedAs(OfferType offer);
+// Azure's offer durable ID of that list ("MS-AZR-0145P" for CSP and APSS,
+// "MS-AZR-0003P" PayAsYouGo, "MS-AZR-0017P" EnterpriseAgreement,
+// "MS-AZR-0023P" DevTest), as the RateCard $filter names it; parsing is
+// case-insensitive, "InvalidEnumValue" otherwise.
+std::string_view OfferDurableId(OfferType offer);
+absl::StatusOr<OfferType> ParseOfferDurableId(std::string_view text);
+
 // Half-open interval [from, to); `to` empty means still in force.
 struct Validity {
   Timestamp from;

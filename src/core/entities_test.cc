@@ -83,6 +83,23 @@ TEST(EntitiesTest, R8_PayAsYouGoEnterpriseAgreementAndDevTestAreDirectBilled) {
   EXPECT_FALSE(IsDirectBilled(OfferType::kApss));
 }
 
+TEST(EntitiesTest, OfferListsMapToAzureOfferDurableIdsAndApssIsPricedFromTheCspList) {
+  EXPECT_EQ(OfferDurableId(OfferType::kCsp), "MS-AZR-0145P");
+  EXPECT_EQ(OfferDurableId(OfferType::kApss), "MS-AZR-0145P");
+  EXPECT_EQ(OfferDurableId(OfferType::kPayAsYouGo), "MS-AZR-0003P");
+  EXPECT_EQ(OfferDurableId(OfferType::kEnterpriseAgreement), "MS-AZR-0017P");
+  EXPECT_EQ(OfferDurableId(OfferType::kDevTest), "MS-AZR-0023P");
+  EXPECT_EQ(PricedAs(OfferType::kApss), OfferType::kCsp);
+  for (OfferType offer : {OfferType::kCsp, OfferType::kPayAsYouGo, OfferType::kEnterpriseAgreement,
+                          OfferType::kDevTest}) {
+    absl::StatusOr<OfferType> parsed = ParseOfferDurableId(OfferDurableId(offer));
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    EXPECT_EQ(*parsed, offer);
+  }
+  EXPECT_EQ(*ParseOfferDurableId("ms-azr-0003p"), OfferType::kPayAsYouGo);
+  EXPECT_EQ(ErrorCode(ParseOfferDurableId("MS-AZR-0044P").status()), "InvalidEnumValue");
+}
+
 TEST(EntitiesTest, RegistrationKeyIsLowerCaseSoArmNamesMatchWhateverTheirCase) {
   RegistrationName upper = testing::RegName(TestGuid(0xab, 1), "MyReg", "AzureStack-RG");
   RegistrationName lower = testing::RegName(TestGuid(0xab, 1), "myreg", "azurestack-rg");

@@ -773,6 +773,40 @@ absl::StatusOr<Invoice> BillingService::Estimate(const Caller& caller, Timestamp
   return empty;
 }
 
+absl::StatusOr<std::vector<RateCardEntry>> BillingService::RateCard(const Caller& caller,
+                                                                    Timestamp now,
+                                                                    Guid subscription,
+                                                                    OfferType offer,
+                                                                    std::string_view currency) {
+  STACKBILL_ASSIGN_OR_RETURN(std::shared_ptr<const HistorySnapshot> snapshot,
+                             history_.Current(false));
+  STACKBILL_RETURN_IF_ERROR(CheckBillingDataAccess(caller, snapshot->view, subscription, now));
+  const Subscription* s = snapshot->view.FindSubscription(subscription);
+  std::optional<PartnerId> partner;
+  if (s != nullptr && PricedAs(s->offer_type) == PricedAs(offer)) {
+    STACKBILL_ASSIGN_OR_RETURN(BillTo bill_to, BillToAt(snapshot->view, subscription, now));
+    if (bill_to.kind == BillTo::Kind::kPartner) partner = bill_to.partner_id;
+  }
+  STACKBILL_ASSIGN_OR_RETURN(
+      std::vector<PriceSheet> sheets,
+      store_.price_sheets().ListPriceSheets({.currency = std::string(currency)}));
+  STACKBILL_ASSIGN_OR_RETURN(std::vector<Meter> meters, store_.meters().ListMeters());
+  absl::flat_hash_map<Guid, const Meter*> catalogue;
+  for (const Meter& m : meters) catalogue.emplace(m.meter_id, &m);
+  const PriceBook book(sheets, YearMonth::Of(now));
+  std::vector<RateCardEntry> card;
+  for (ResolvedPrice& resolved : book.Sheet(offer, partner, currency)) {
+    RateCardEntry entry{.price = std::move(resolved.price),
+                        .effective_date = resolved.sheet.effective_date,
+                        .meter = std::nullopt};
+    if (auto it = catalogue.find(entry.price.meter_id); it != catalogue.end()) {
+      entry.meter = *it->second;
+    }
+    card.push_back(std::move(entry));
+  }
+  return card;
+}
+
 absl::StatusOr<Adjustment> BillingService::AddAdjustment(const Caller& caller, Timestamp now,
                                                          Adjustment adjustment) {
   STACKBILL_RETURN_IF_ERROR(CheckPlatformAdmin(caller));

@@ -68,6 +68,14 @@ struct CloseOptions {
   bool allow_unpriced = false;
 };
 
+// One meter of a RateCard (SPEC §7): its price in force and the metadata of
+// the meter catalogue (empty when the catalogue lacks the meter).
+struct RateCardEntry {
+  MeterPrice price;
+  Timestamp effective_date;  // of the sheet version the price comes from
+  std::optional<Meter> meter;
+};
+
 class BillingService {
  public:
   BillingService(Store& store, BillingOptions options);
@@ -111,6 +119,16 @@ class BillingService {
   // closed period.
   absl::StatusOr<Invoice> Estimate(const Caller& caller, Timestamp now, const BillTo& bill_to,
                                    YearMonth period);
+
+  // The RateCard of a subscription (SPEC §7): the prices in force for the
+  // current month of `offer`'s list in `currency`, with the bill-to
+  // partner's overrides in their place when `offer` is the list the
+  // subscription is priced from (the prices its usage is rated at). Visible
+  // as its Commerce usage is (CheckBillingDataAccess: the bill-to chain and
+  // PlatformAdmins; a direct-billed subscription's Owners and Readers).
+  absl::StatusOr<std::vector<RateCardEntry>> RateCard(const Caller& caller, Timestamp now,
+                                                      Guid subscription, OfferType offer,
+                                                      std::string_view currency);
 
   // PlatformAdmin: a credit or debit on an open period's invoice for a
   // subscription, with a reason; its currency must be the bill-to party's

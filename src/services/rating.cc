@@ -91,9 +91,27 @@ std::optional<ResolvedPrice> PriceBook::Find(OfferType offer,
   if (partner) {
     if (auto price = FindIn(PriceSheetOwner::Partner(*partner), currency, meter)) return price;
   }
-  // APSS subscriptions are priced from the CSP list (SPEC §6.1).
-  return FindIn(PriceSheetOwner::Offer(offer == OfferType::kApss ? OfferType::kCsp : offer),
-                currency, meter);
+  return FindIn(PriceSheetOwner::Offer(PricedAs(offer)), currency, meter);
+}
+
+std::vector<ResolvedPrice> PriceBook::Sheet(OfferType offer,
+                                            const std::optional<PartnerId>& partner,
+                                            std::string_view currency) const {
+  std::map<Guid, ResolvedPrice> prices;
+  auto overlay = [&](const PriceSheetOwner& owner) {
+    const auto it = in_force_.find({owner.ToString(), std::string(currency)});
+    if (it == in_force_.end()) return;
+    const PriceSheet& sheet = sheets_[it->second];
+    for (const MeterPrice& price : sheet.meters) {
+      prices.insert_or_assign(price.meter_id, ResolvedPrice{.price = price, .sheet = sheet.key});
+    }
+  };
+  overlay(PriceSheetOwner::Offer(PricedAs(offer)));
+  if (partner) overlay(PriceSheetOwner::Partner(*partner));
+  std::vector<ResolvedPrice> sheet;
+  sheet.reserve(prices.size());
+  for (auto& [meter, price] : prices) sheet.push_back(std::move(price));
+  return sheet;
 }
 
 }  // namespace stackbill

@@ -68,6 +68,11 @@ class PriceBook {
   // conversion.
   std::optional<ResolvedPrice> Find(OfferType offer, const std::optional<PartnerId>& partner,
                                     std::string_view currency, const Guid& meter) const;
+  // Every meter that Find prices for (offer, partner, currency), ordered by
+  // meter id: the list's prices with the partner's overrides in their place
+  // (a RateCard).
+  std::vector<ResolvedPrice> Sheet(OfferType offer, const std::optional<PartnerId>& partner,
+                                   std::string_view currency) const;
 
  private:
   std::vector<PriceSheet> sheets_;

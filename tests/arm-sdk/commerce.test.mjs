@@ -3,6 +3,7 @@
 //   * @azure/arm-commerce (ms-rest-js): usageAggregates.list / listNext,
 //   * @azure/arm-commerce-profile-2020-09-01-hybrid (core-client): the paged
 //     usageAggregates.list, with `for await` and byPage(),
+//   * both clients' rateCard.get with Azure's $filter (SPEC §7),
 // over a world made through the API: a partner, an APSS subscription with a
 // multi-tenant registration, a customer's CSP subscription mapped to it, and
 // usage ingested with the stack's activation key. run.sh starts the server and
@@ -359,5 +360,69 @@ test("R8: the customer's own directory gets 403 BillingDataNotVisible through bo
   await assert.rejects(
     hybrid.usageAggregates.list(world.day, world.today, { aggregationGranularity: 'Hourly' }).next(),
     (error) => error.statusCode === 403 && error.code === 'BillingDataNotVisible',
+  );
+});
+
+// SPEC §7 RateCard: the CSP list with the partner's override in its place,
+// PascalCase, prices as JSON numbers printed exactly; R8 hides it from the
+// customer's side.
+const IP_METER = 'f271a8a3-88c4-4d93-956a-063e1d2fa80b'; // Static IP Address Usage
+const rateCardFilter = (offer, currency = 'USD') =>
+  `OfferDurableId eq '${offer}' and Currency eq '${currency}' and Locale eq 'en-US' and RegionInfo eq 'US'`;
+
+test('rateCard.get through both SDKs: list prices, the partner override, exact numbers; R8', async () => {
+  await api('PUT', '/v1/priceSheets/offers/CSP/USD/2020-01-01', {
+    meters: [
+      { meterId: METER, meterRates: { 0: '0.02' } },
+      { meterId: IP_METER, meterRates: { 0: '0.005' } },
+    ],
+  });
+  await api('PUT', `/v1/priceSheets/partners/${world.partnerId}/USD/2020-06-01`, {
+    meters: [{ meterId: METER, meterRates: { 0: '0.0123456789', 1000: '0.0075' }, includedQuantity: '10' }],
+  });
+  const expected = [
+    { MeterId: IP_METER, MeterRates: { 0: 0.005 }, IncludedQuantity: 0, EffectiveDate: '2020-01-01T00:00:00.000Z' },
+    { MeterId: METER, MeterRates: { 0: 0.0123456789, 1000: 0.0075 }, IncludedQuantity: 10, EffectiveDate: '2020-06-01T00:00:00.000Z' },
+  ];
+  const check = (card) => {
+    assert.deepEqual(card.offerTerms ?? card.OfferTerms ?? [], []);
+    const meters = (card.meters ?? card.Meters).map((m) => ({
+      MeterId: m.meterId.toLowerCase(),
+      MeterRates: m.meterRates,
+      IncludedQuantity: m.includedQuantity,
+      EffectiveDate: new Date(m.effectiveDate).toISOString(),
+      name: m.meterName,
+    }));
+    assert.deepEqual(meters.map(({ name, ...rest }) => rest), expected);
+    assert.equal(meters[1].name, 'Base VM Size Hours');
+    assert.equal(card.currency, 'USD');
+    assert.equal(card.locale, 'en-US');
+    assert.equal(card.isTaxIncluded, false);
+  };
+  const { client } = commerceClient(world.partnerAdminToken, world.customerCsp, { usageTime: false });
+  check(await client.rateCard.get(rateCardFilter('MS-AZR-0145P')));
+  const hybrid = hybridClient(world.partnerAdminToken, world.customerCsp, { usageTime: false }).client;
+  check(await hybrid.rateCard.get(rateCardFilter('MS-AZR-0145P')));
+
+  // The digits on the wire are the sheet's own (APSS is priced from the CSP
+  // list, and the partner's override applies to its own subscription too).
+  const response = await fetch(
+    `${endpoint}/subscriptions/${world.apss}/providers/Microsoft.Commerce/RateCard?api-version=2015-06-01-preview` +
+      `&$filter=${encodeURIComponent(rateCardFilter('MS-AZR-0145P'))}`,
+    { headers: { authorization: `Bearer ${adminToken}` } },
+  );
+  const text = await response.text();
+  assert.equal(response.status, 200, text);
+  assert.ok(text.includes('"MeterRates":{"0":0.0123456789,"1000":0.0075}'), text);
+  assert.ok(text.includes('"IncludedQuantity":10,'), text);
+
+  await assert.rejects(
+    commerceClient(world.customerToken, world.customerCsp, { usageTime: false }).client.rateCard.get(
+      rateCardFilter('MS-AZR-0145P')),
+    (error) => error.statusCode === 403 && error.code === 'BillingDataNotVisible',
+  );
+  await assert.rejects(
+    hybrid.rateCard.get("OfferDurableId eq 'MS-AZR-0145P' and Currency eq 'USD'"),
+    (error) => error.statusCode === 400 && error.code === 'InvalidFilter',
   );
 });
