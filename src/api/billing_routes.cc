@@ -1,6 +1,7 @@
 // SPEC §5, §6.1 and §7 billing over BillingService: /v1/priceSheets,
 // /v1/billingPeriods (and their close), /v1/adjustments, /v1/invoices (JSON
-// and CSV), /v1/invoices/estimate and the Microsoft.Commerce RateCard.
+// and CSV, their reconciliation), /v1/invoices/estimate and the Microsoft.Commerce
+// RateCard.
 // Decimals are JSON strings in /v1 answers (JSON numbers in the RateCard);
 // in requests a decimal may be a JSON string or a JSON number, read from its
 // digits, never through a double (R14). Authorisation lives in the service.
@@ -449,6 +450,78 @@ absl::StatusOr<HttpResponse> InvoiceResponse(const RequestContext& ctx, const In
   return JsonResponse(200, body);
 }
 
+// The reconciliation export (SPEC §5): a row per line × day × stack ×
+// tenant × resource with its allocated amount; CSV cells neutralised.
+absl::StatusOr<HttpResponse> ReconciliationResponse(const RequestContext& ctx,
+                                                    const Reconciliation& r) {
+  const std::string_view format = ctx.request.Query("format").value_or("json");
+  if (format != "csv" && format != "json") {
+    return InvalidArgumentError("InvalidFormat",
+                                fmt::format("format '{}' is not json or csv", format));
+  }
+  const Invoice& invoice = r.invoice;
+  const int digits = MinorUnits(invoice.currency);
+  auto guid = [](const std::optional<Guid>& g) { return g ? g->ToString() : std::string(); };
+  auto flags_of = [](const InvoiceLine& line, const ReconciliationRow& row) {
+    std::vector<std::string> flags = LineFlags(line);
+    if (row.summary) flags.emplace_back("Summary");
+    return flags;
+  };
+  if (format == "csv") {
+    std::string out;
+    AppendCsvLine(
+        out, {"invoiceNumber", "period", "lineNo", "subscriptionId", "customerId", "customerName",
+              "resellerId", "meterId", "meterName", "unit", "day", "cloudId", "tenantId",
+              "resourceUri", "quantity", "amount", "currency", "flags"});
+    for (const ReconciliationRow& row : r.rows) {
+      const InvoiceLine& line = invoice.lines[row.line_index];
+      std::string flags;
+      for (const std::string& f : flags_of(line, row)) flags += (flags.empty() ? "" : " ") + f;
+      AppendCsvLine(
+          out,
+          {CsvText(invoice.number), invoice.period.ToString(), std::to_string(row.line_index + 1),
+           line.subscription_id.ToString(), guid(line.customer_directory_id),
+           CsvText(line.customer_name), CsvText(line.reseller_partner_id.value_or("")),
+           guid(line.meter_id), CsvText(line.meter_name), CsvText(line.unit),
+           row.day ? row.day->ToString().substr(0, 10) : "", guid(row.cloud_id),
+           guid(row.tenant_id), CsvText(row.resource_uri.value_or("")), row.quantity.ToString(),
+           row.amount.ToString(digits), invoice.currency, CsvText(flags)});
+    }
+    HttpResponse response;
+    response.content_type = "text/csv; charset=utf-8";
+    response.body = std::move(out);
+    return response;
+  }
+  nlohmann::json rows = nlohmann::json::array();
+  for (const ReconciliationRow& row : r.rows) {
+    const InvoiceLine& line = invoice.lines[row.line_index];
+    auto optional = [](const std::optional<std::string>& text) {
+      return text ? nlohmann::json(*text) : nlohmann::json(nullptr);
+    };
+    rows.push_back({{"lineNo", row.line_index + 1},
+                    {"subscriptionId", line.subscription_id.ToString()},
+                    {"customerId", OptionalGuidJson(line.customer_directory_id)},
+                    {"customerName", line.customer_name},
+                    {"resellerId", optional(line.reseller_partner_id)},
+                    {"meterId", OptionalGuidJson(line.meter_id)},
+                    {"meterName", line.meter_name},
+                    {"day", row.day ? nlohmann::json(row.day->ToString().substr(0, 10))
+                                    : nlohmann::json(nullptr)},
+                    {"cloudId", OptionalGuidJson(row.cloud_id)},
+                    {"tenantId", OptionalGuidJson(row.tenant_id)},
+                    {"resourceUri", optional(row.resource_uri)},
+                    {"quantity", row.quantity.ToString()},
+                    {"amount", row.amount.ToString(digits)},
+                    {"flags", flags_of(line, row)}});
+  }
+  return JsonResponse(200, {{"invoiceId", invoice.id.ToString()},
+                            {"number", invoice.number},
+                            {"period", invoice.period.ToString()},
+                            {"currency", invoice.currency},
+                            {"total", invoice.total.ToString(digits)},
+                            {"rows", std::move(rows)}});
+}
+
 nlohmann::json PeriodJson(const BillingPeriodState& p) {
   return {
       {"period", p.period.ToString()},
@@ -620,6 +693,12 @@ absl::Status AddBillingRoutes(Router& router, const std::shared_ptr<BillingServi
                                    billing->Estimate(ctx.caller, ctx.now, *bill_to,
                                                      period.value_or(YearMonth::Of(ctx.now))));
         return InvoiceResponse(ctx, estimate);
+      });
+  add("GET", "/v1/invoices/{invoiceId}/reconciliation", "invoices.reconciliation",
+      [billing](const RequestContext& ctx) -> absl::StatusOr<HttpResponse> {
+        STACKBILL_ASSIGN_OR_RETURN(Reconciliation r,
+                                   billing->Reconcile(ctx.caller, ctx.now, ctx.Param("invoiceId")));
+        return ReconciliationResponse(ctx, r);
       });
   add("GET", "/v1/invoices/{invoiceId}", "invoices.get",
       [billing](const RequestContext& ctx) -> absl::StatusOr<HttpResponse> {

@@ -182,6 +182,29 @@ TEST_F(BillingRoutesTest, AClosedMonthIssuesInvoicesReadAsJsonAndCsvByTheBillToC
   EXPECT_NE(csv.text.find(",1.63,USD,"), std::string::npos) << csv.text;
   EXPECT_NE(csv.text.find(",-0.50,USD,"), std::string::npos) << csv.text;
 
+  // Reconciliation (SPEC §5): 150 hours over Dec 1–5 (36, 36, 36, 36, 6
+  // hours' worth), 1.63 allocated by largest remainder; the adjustment is
+  // one summary row; rows sum to the invoice.
+  Reply rec = Send("GET", "/v1/invoices/" + number + "/reconciliation", "contoso-admin");
+  ASSERT_EQ(rec.status, 200) << rec.text;
+  EXPECT_EQ(rec.body["total"], "1.13");
+  ASSERT_EQ(rec.body["rows"].size(), 6u) << rec.text;
+  std::vector<std::string> amounts;
+  for (const auto& row : rec.body["rows"]) amounts.push_back(row["amount"]);
+  EXPECT_EQ(amounts, (std::vector<std::string>{"0.39", "0.39", "0.39", "0.39", "0.07", "-0.50"}));
+  EXPECT_EQ(rec.body["rows"][0]["day"], "2026-12-01");
+  EXPECT_EQ(rec.body["rows"][0]["quantity"], "36");
+  EXPECT_EQ(rec.body["rows"][0]["cloudId"], kCloud1.ToString());
+  EXPECT_EQ(rec.body["rows"][0]["resourceUri"], "/subscriptions/x/vm");
+  EXPECT_EQ(rec.body["rows"][5]["flags"], (nlohmann::json{"Adjustment", "Summary"}));
+  Reply rec_csv =
+      Send("GET", "/v1/invoices/" + number + "/reconciliation?format=csv", "contoso-admin");
+  ASSERT_EQ(rec_csv.status, 200);
+  EXPECT_EQ(rec_csv.text.substr(0, 28), "invoiceNumber,period,lineNo,");
+  EXPECT_NE(rec_csv.text.find(",2026-12-05,"), std::string::npos) << rec_csv.text;
+  EXPECT_EQ(Send("GET", "/v1/invoices/" + number + "/reconciliation", "fabrikam-owner").code,
+            "InvoiceNotFound");
+
   // R8: the customer, even as the subscription's Owner, and another partner
   // see nothing; the partner sees its invoice in the list.
   for (const char* outsider : {"fabrikam-owner", "northwind"}) {

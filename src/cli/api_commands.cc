@@ -912,6 +912,16 @@ void RegisterBillingCommands(CLI::App& app, int& exit_code) {
         return request;
       });
   invoice.Verb(
+      "reconcile",
+      "Print an invoice's reconciliation rows as CSV: per line, day, stack, tenant and resource, "
+      "amounts allocated so rows sum to the lines (GET /v1/invoices/{id}/reconciliation)",
+      [](CLI::App& v, Fields& f) { Arg(v, f, "invoice", "id", "Invoice number or GUID"); },
+      [](const Fields& f) -> absl::StatusOr<ApiRequest> {
+        ApiRequest request = Get("/v1/invoices/" + f.Segment("id") + "/reconciliation?format=csv");
+        request.raw_answer = true;
+        return request;
+      });
+  invoice.Verb(
       "estimate", "The running estimate of an open month (GET /v1/invoices/estimate)", whose,
       [](const Fields& f) -> absl::StatusOr<ApiRequest> {
         return Get("/v1/invoices/estimate" + QueryOf(f, {{"partnerId", "partnerId"},

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "core/allocation.h"
 #include "core/error.h"
 #include "core/rules.h"
 #include "core/status_macros.h"
@@ -745,6 +746,98 @@ absl::StatusOr<Invoice> BillingService::GetInvoice(const Caller& caller, Timesta
                              history_.Current(false));
   if (!CheckInvoiceAccess(caller, snapshot->view, invoice->bill_to, now).ok()) return not_found();
   return invoice;
+}
+
+absl::StatusOr<Reconciliation> BillingService::Reconcile(const Caller& caller, Timestamp now,
+                                                         std::string_view id) {
+  STACKBILL_ASSIGN_OR_RETURN(Invoice invoice, GetInvoice(caller, now, id));
+  STACKBILL_ASSIGN_OR_RETURN(Currency currency, LookupCurrency(invoice.currency));
+  STACKBILL_ASSIGN_OR_RETURN(std::shared_ptr<const HistorySnapshot> snapshot,
+                             history_.Current(false));
+  // The period's usage per (subscription, meter, zero rating) and per (day,
+  // stack, tenant, resource), of the pieces billed to this invoice's party —
+  // cut where billing facts change, as the close classified it.
+  using Detail = std::tuple<Timestamp, Guid, std::optional<Guid>, std::string>;
+  std::map<LedgerKey, std::map<Detail, Quantity>> usage;
+  std::vector<Guid> subscriptions;
+  for (const InvoiceLine& line : invoice.lines) subscriptions.push_back(line.subscription_id);
+  std::sort(subscriptions.begin(), subscriptions.end());
+  subscriptions.erase(std::unique(subscriptions.begin(), subscriptions.end()), subscriptions.end());
+  const std::vector<Timestamp> cuts = Cuts(snapshot->history, invoice.period);
+  for (std::size_t i = 0; i + 1 < cuts.size(); ++i) {
+    UsageAggregateFilter filter{.basis = UsageTimeBasis::kUsage,
+                                .from = cuts[i],
+                                .to = cuts[i + 1],
+                                .granularity = UsageGranularity::kDay,
+                                .billed_subscription_ids = subscriptions,
+                                .by_subscription = true,
+                                .by_tenant = true,
+                                .by_meter = true,
+                                .by_stack = true,
+                                .by_resource = true};
+    STACKBILL_ASSIGN_OR_RETURN(std::vector<UsageAggregate> aggregates,
+                               store_.usage().AggregateUsage(filter));
+    absl::flat_hash_map<Guid, bool> billed_here;
+    for (const UsageAggregate& a : aggregates) {
+      const Guid subscription = *a.billed_subscription_id;
+      auto found = billed_here.find(subscription);
+      if (found == billed_here.end()) {
+        STACKBILL_ASSIGN_OR_RETURN(BillTo bill_to, BillToAt(snapshot->view, subscription, cuts[i]));
+        found = billed_here.emplace(subscription, bill_to == invoice.bill_to).first;
+      }
+      if (!found->second) continue;
+      const bool zero = ZeroRatedAt(snapshot->view, *a.cloud_id, cuts[i]);
+      Quantity& q = usage[LedgerKey{subscription, *a.meter_id, zero}]
+                         [Detail{a.start, *a.cloud_id, a.tenant_id, a.resource_uri.value_or("")}];
+      STACKBILL_ASSIGN_OR_RETURN(q, AddQuantity(q, a.quantity));
+    }
+  }
+
+  Reconciliation out;
+  for (std::size_t index = 0; index < invoice.lines.size(); ++index) {
+    const InvoiceLine& line = invoice.lines[index];
+    const ReconciliationRow summary{.line_index = index,
+                                    .day = std::nullopt,
+                                    .cloud_id = std::nullopt,
+                                    .tenant_id = line.tenant_id,
+                                    .resource_uri = std::nullopt,
+                                    .quantity = line.quantity,
+                                    .amount = line.amount,
+                                    .summary = true};
+    auto detail = line.meter_id && !line.late_usage_month && !line.adjustment
+                      ? usage.find(LedgerKey{line.subscription_id, *line.meter_id, line.zero_rated})
+                      : usage.end();
+    Quantity total;
+    if (detail != usage.end()) {
+      for (const auto& [key, q] : detail->second) {
+        STACKBILL_ASSIGN_OR_RETURN(total, AddQuantity(total, q));
+      }
+    }
+    if (detail == usage.end() || total != line.quantity) {
+      out.rows.push_back(summary);
+      continue;
+    }
+    std::vector<Quantity> weights;
+    weights.reserve(detail->second.size());
+    for (const auto& [key, q] : detail->second) weights.push_back(q);
+    STACKBILL_ASSIGN_OR_RETURN(std::vector<Amount> shares,
+                               AllocateLargestRemainder(line.amount, currency, weights));
+    std::size_t k = 0;
+    for (const auto& [key, q] : detail->second) {
+      const auto& [day, cloud, tenant, resource] = key;
+      out.rows.push_back(ReconciliationRow{
+          .line_index = index,
+          .day = day,
+          .cloud_id = cloud,
+          .tenant_id = tenant,
+          .resource_uri = resource.empty() ? std::nullopt : std::optional<std::string>(resource),
+          .quantity = q,
+          .amount = shares[k++],
+          .summary = false});
+    }
+  }
+  out.invoice = std::move(invoice);
+  return out;
 }
 
 absl::StatusOr<Invoice> BillingService::Estimate(const Caller& caller, Timestamp now,

@@ -76,6 +76,28 @@ struct RateCardEntry {
   std::optional<Meter> meter;
 };
 
+// One row of an invoice's reconciliation export (SPEC §5): a line's usage
+// per day, stack, tenant and resource, with its share of the line's rounded
+// amount (largest remainder: the rows sum exactly to the line). Late lines,
+// adjustments and lines whose usage can no longer be told apart from the
+// rollups (usage of the month that arrived after its close) have one row,
+// with no day, stack or resource, flagged `summary`.
+struct ReconciliationRow {
+  std::size_t line_index = 0;  // into the invoice's lines
+  std::optional<Timestamp> day;
+  std::optional<Guid> cloud_id;
+  std::optional<Guid> tenant_id;
+  std::optional<std::string> resource_uri;
+  Quantity quantity;
+  Amount amount;
+  bool summary = false;
+};
+
+struct Reconciliation {
+  Invoice invoice;
+  std::vector<ReconciliationRow> rows;  // in line order, then day, stack, tenant, resource
+};
+
 class BillingService {
  public:
   BillingService(Store& store, BillingOptions options);
@@ -113,6 +135,10 @@ class BillingService {
                                                     const InvoiceFilter& filter);
   // By id or number. NotFound / InvoiceNotFound also when not visible.
   absl::StatusOr<Invoice> GetInvoice(const Caller& caller, Timestamp now, std::string_view id);
+  // The reconciliation export of an invoice (by id or number), readable as
+  // the invoice is. OutOfRange when an allocation does not fit (R14).
+  absl::StatusOr<Reconciliation> Reconcile(const Caller& caller, Timestamp now,
+                                           std::string_view id);
   // The running estimate of an open period for one bill-to party, in the
   // invoice's shape without a number (lines may be empty). Unpriced meters
   // are flagged rather than refused. FailedPrecondition / PeriodClosed for a

@@ -436,6 +436,38 @@ class BillingServiceTest : public ::testing::Test {
   std::map<std::tuple<std::string, std::string, Guid>, ModelPrice> model_prices_;
 };
 
+// SPEC §5 reconciliation, a property of every invoice: each line's rows sum
+// exactly to its amount and quantity, so all rows sum to the invoice total;
+// returns how many rows are detailed (not a line's summary).
+std::size_t ExpectReconciles(BillingService& billing, const Caller& admin, Timestamp now,
+                             const Invoice& invoice) {
+  absl::StatusOr<Reconciliation> r = billing.Reconcile(admin, now, invoice.number);
+  EXPECT_TRUE(r.ok()) << r.status();
+  if (!r.ok()) return 0;
+  EXPECT_EQ(r->invoice, invoice);
+  std::vector<Amount> amounts(invoice.lines.size());
+  std::vector<Quantity> quantities(invoice.lines.size());
+  Amount all;
+  std::size_t detailed = 0;
+  for (const ReconciliationRow& row : r->rows) {
+    EXPECT_LT(row.line_index, invoice.lines.size());
+    if (row.line_index >= invoice.lines.size()) return 0;
+    amounts[row.line_index] = *amounts[row.line_index].Add(row.amount);
+    quantities[row.line_index] = *quantities[row.line_index].Add(row.quantity);
+    all = *all.Add(row.amount);
+    if (!row.summary) {
+      ++detailed;
+      EXPECT_TRUE(row.day && row.cloud_id) << invoice.number;
+    }
+  }
+  for (std::size_t i = 0; i < invoice.lines.size(); ++i) {
+    EXPECT_EQ(amounts[i], invoice.lines[i].amount) << invoice.number << " line " << i + 1;
+    EXPECT_EQ(quantities[i], invoice.lines[i].quantity) << invoice.number << " line " << i + 1;
+  }
+  EXPECT_EQ(all, invoice.total) << invoice.number;
+  return detailed;
+}
+
 TEST_F(BillingServiceTest, AMonthClosesToTheCentOfAnIndependentModelAndLateUsageFollows) {
   // November, every 2 hours, sent on Dec 1.
   const std::vector<Sent> november = Simulate(kNov, 2);
@@ -492,6 +524,11 @@ TEST_F(BillingServiceTest, AMonthClosesToTheCentOfAnIndependentModelAndLateUsage
         EXPECT_EQ(line.customer_name, "fabrikam.onmicrosoft.com");
       }
     }
+  }
+  // Every November line is told apart per day, stack and resource, and its
+  // rows sum to it.
+  for (const Invoice& invoice : closed.invoices) {
+    EXPECT_GT(ExpectReconciles(*billing_, Admin(), kNovCloseAt, invoice), invoice.lines.size());
   }
   // Closing twice changes nothing.
   ASSERT_OK_AND_ASSIGN(ClosePeriodResult again,
@@ -575,6 +612,15 @@ TEST_F(BillingServiceTest, AMonthClosesToTheCentOfAnIndependentModelAndLateUsage
   ASSERT_OK_AND_ASSIGN(std::vector<Invoice> november_now,
                        store_->billing().ListInvoices({.period = kNov}));
   EXPECT_EQ(november_now, closed.invoices);
+  // Rows still sum to every line and invoice, November's (whose late lines
+  // went to December) and December's (late lines and adjustments as one
+  // summary row each).
+  for (const Invoice& invoice : november_now) {
+    ExpectReconciles(*billing_, Admin(), kDecCloseAt, invoice);
+  }
+  for (const Invoice& invoice : december_close.invoices) {
+    ExpectReconciles(*billing_, Admin(), kDecCloseAt, invoice);
+  }
   // The November sheets are locked; the adjustment went on the close.
   ExpectError(billing_
                   ->AddAdjustment(Admin(), kDecCloseAt.AddHours(1),
