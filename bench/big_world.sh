@@ -7,11 +7,14 @@
 # and a stack-local subscription: `stackbill simulate --vms N` then gives
 # every customer N VMs, except customer 0, which has BIG_VMS (default 50): 151
 # resources and about 240 (resource, meter) pairs a day, the subscription the
-# query benchmark pages through. For the benchmark at scale (docs/PERFORMANCE.md):
+# query benchmark pages through. The CSP list prices are the demo world's
+# (bench/close_bench.sh closes the month). For the benchmark at scale (docs/PERFORMANCE.md):
 # bench/big_world.sh 2700 > /tmp/big.json && WORLD=/tmp/big.json bench/query_bench.sh 1
 set -euo pipefail
 customers=${1:?usage: big_world.sh CUSTOMERS}
-jq -n --argjson n "$customers" --argjson big "${BIG_VMS:-50}" '
+here=$(cd "$(dirname "$0")/.." && pwd)
+jq -n --argjson n "$customers" --argjson big "${BIG_VMS:-50}" \
+  --argjson prices "$(jq '[.priceSheets[] | select(.offerType == "CSP")]' "$here/data/worlds/demo.json")" '
   [range(0; $n)] as $c |
   {
     world: "big-\($n)",
@@ -42,5 +45,6 @@ jq -n --argjson n "$customers" --argjson big "${BIG_VMS:-50}" '
        registeredBy: "registrar@iurbigcsp.onmicrosoft.com",
        customerSubscriptions: [$c[] | {subscription: "Customer \(.) CSP",
                                        effectiveFrom: "2026-11-01T00:00:00Z"}]}
-    ]
+    ],
+    priceSheets: $prices
   }'

@@ -16,6 +16,7 @@
 # BENCH_DIR=DIR keeps the loaded store in DIR, and a later run with the same
 # DIR (and world) measures it again without loading it (the store is
 # rebuilt when DIR holds none).
+# SERVE_ARGS adds flags to serve (bench/close_bench.sh: --auto-close off).
 # Prints one JSON line on stdout. Needs the release build, curl and jq.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,13 +44,13 @@ month=2026-11
 if [ -f "$dir/loaded" ]; then
   echo "bench: measuring the store already loaded in $dir" >&2
   admin_token=$(cat "$dir/admin_token")
-  sb_serve
+  sb_serve ${SERVE_ARGS:-}
   sb_login "$endpoint"
 else
   [ -z "$(ls -A "$dir")" ] || fail "$dir holds something other than a loaded store: empty it first"
   sb_init_store
   (umask 077 && printf '%s\n' "$admin_token" >"$dir/admin_token")
-  sb_serve
+  sb_serve ${SERVE_ARGS:-}
   sb_login "$endpoint"
   applied=$("$bin" world apply "$world")
   echo "bench: simulating $month (VMs per local subscription: $vms) and forwarding it" >&2
