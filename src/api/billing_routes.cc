@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -48,8 +49,11 @@ absl::StatusOr<Decimal> DecimalMember(const nlohmann::json& value, std::string_v
 }
 
 // {"meters":[{"meterId","meterRates":{"0":"0.008","1000":"0.006"},"includedQuantity":"0"}]}
-absl::StatusOr<std::vector<MeterPrice>> ParseSheetMeters(const nlohmann::json& body) {
+// A customer price sheet may leave 'meters' out (a markup alone).
+absl::StatusOr<std::vector<MeterPrice>> ParseSheetMeters(const nlohmann::json& body,
+                                                         bool optional) {
   auto meters = body.find("meters");
+  if (optional && (meters == body.end() || meters->is_null())) return std::vector<MeterPrice>();
   if (meters == body.end() || !meters->is_array()) {
     return InvalidArgumentError("MissingRequiredProperty", "'meters' (an array) is required");
   }
@@ -284,9 +288,18 @@ std::string RateCardJson(const std::vector<RateCardEntry>& card, const RateCardF
 }
 
 nlohmann::json SheetJson(const PriceSheet& sheet) {
-  nlohmann::json owner = sheet.key.owner.kind == PriceSheetOwner::Kind::kOffer
-                             ? nlohmann::json{{"offerType", ToString(sheet.key.owner.offer_type)}}
-                             : nlohmann::json{{"partnerId", sheet.key.owner.partner_id}};
+  nlohmann::json owner;
+  switch (sheet.key.owner.kind) {
+    case PriceSheetOwner::Kind::kOffer:
+      owner = {{"offerType", ToString(sheet.key.owner.offer_type)}};
+      break;
+    case PriceSheetOwner::Kind::kPartner:
+      owner = {{"partnerId", sheet.key.owner.partner_id}};
+      break;
+    case PriceSheetOwner::Kind::kCustomers:
+      owner = {{"customersOf", sheet.key.owner.partner_id}};
+      break;
+  }
   nlohmann::json meters = nlohmann::json::array();
   for (const MeterPrice& m : sheet.meters) {
     nlohmann::json rates = nlohmann::json::object();
@@ -295,13 +308,15 @@ nlohmann::json SheetJson(const PriceSheet& sheet) {
                       {"meterRates", std::move(rates)},
                       {"includedQuantity", m.included_quantity.ToString()}});
   }
-  return {{"owner", std::move(owner)},
-          {"currency", sheet.key.currency},
-          {"effectiveDate", sheet.key.effective_date.ToString().substr(0, 10)},
-          {"locked", sheet.locked_at.has_value()},
-          {"lockedAt",
-           sheet.locked_at ? nlohmann::json(sheet.locked_at->ToString()) : nlohmann::json(nullptr)},
-          {"meters", std::move(meters)}};
+  return {
+      {"owner", std::move(owner)},
+      {"currency", sheet.key.currency},
+      {"effectiveDate", sheet.key.effective_date.ToString().substr(0, 10)},
+      {"locked", sheet.locked_at.has_value()},
+      {"lockedAt",
+       sheet.locked_at ? nlohmann::json(sheet.locked_at->ToString()) : nlohmann::json(nullptr)},
+      {"markup", sheet.markup ? nlohmann::json(sheet.markup->ToString()) : nlohmann::json(nullptr)},
+      {"meters", std::move(meters)}};
 }
 
 nlohmann::json OptionalGuidJson(const std::optional<Guid>& guid) {
@@ -345,11 +360,11 @@ absl::StatusOr<nlohmann::json> CustomerSubtotals(const Invoice& invoice, int dig
   return customers;
 }
 
-absl::StatusOr<nlohmann::json> InvoiceJson(const Invoice& invoice) {
-  const int digits = MinorUnits(invoice.currency);
+// The lines of an invoice, an estimate or a statement, numbered from 1.
+nlohmann::json LinesJson(const std::vector<InvoiceLine>& invoice_lines, int digits) {
   nlohmann::json lines = nlohmann::json::array();
   int line_no = 0;
-  for (const InvoiceLine& line : invoice.lines) {
+  for (const InvoiceLine& line : invoice_lines) {
     nlohmann::json tiers = nlohmann::json::array();
     for (const AppliedTier& t : line.tiers) {
       tiers.push_back({{"start", t.start.ToString()},
@@ -380,6 +395,12 @@ absl::StatusOr<nlohmann::json> InvoiceJson(const Invoice& invoice) {
          {"flags", LineFlags(line)},
          {"description", line.description}});
   }
+  return lines;
+}
+
+absl::StatusOr<nlohmann::json> InvoiceJson(const Invoice& invoice) {
+  const int digits = MinorUnits(invoice.currency);
+  nlohmann::json lines = LinesJson(invoice.lines, digits);
   STACKBILL_ASSIGN_OR_RETURN(nlohmann::json customers, CustomerSubtotals(invoice, digits));
   return nlohmann::json{
       {"id",
@@ -397,55 +418,72 @@ absl::StatusOr<nlohmann::json> InvoiceJson(const Invoice& invoice) {
 
 // The invoice's lines as CSV, one row per line; text cells neutralised
 // against spreadsheet formulas (core/csv.h).
-std::string InvoiceCsv(const Invoice& invoice) {
-  const int digits = MinorUnits(invoice.currency);
-  std::string out;
-  AppendCsvLine(
-      out, {"invoiceNumber", "period",       "lineNo",         "subscriptionId", "subscriptionName",
-            "customerId",    "customerName", "tenantId",       "resellerId",     "resellerName",
-            "meterId",       "meterName",    "unit",           "quantity",       "includedQuantity",
-            "amount",        "currency",     "lateUsageMonth", "flags",          "description"});
+constexpr std::array<std::string_view, 18> kLineCsvColumns = {
+    "lineNo",         "subscriptionId", "subscriptionName", "customerId", "customerName",
+    "tenantId",       "resellerId",     "resellerName",     "meterId",    "meterName",
+    "unit",           "quantity",       "includedQuantity", "amount",     "currency",
+    "lateUsageMonth", "flags",          "description"};
+
+// The CSV header of `prefix` columns then the line columns.
+void AppendLineCsvHeader(std::string& out, std::vector<std::string> prefix) {
+  for (std::string_view column : kLineCsvColumns) prefix.emplace_back(column);
+  AppendCsvLine(out, prefix);
+}
+
+// One row per line: the `prefix` cells, then the line's. Text cells are
+// neutralised against spreadsheet formulas (core/csv.h).
+void AppendLineCsvRows(std::string& out, const std::vector<std::string>& prefix,
+                       const std::vector<InvoiceLine>& lines, const std::string& currency) {
+  const int digits = MinorUnits(currency);
   int line_no = 0;
   auto guid = [](const std::optional<Guid>& g) { return g ? g->ToString() : std::string(); };
-  for (const InvoiceLine& line : invoice.lines) {
+  for (const InvoiceLine& line : lines) {
     std::string flags;
     for (const std::string& f : LineFlags(line)) flags += (flags.empty() ? "" : " ") + f;
-    AppendCsvLine(out, {CsvText(invoice.number),
-                        invoice.period.ToString(),
-                        std::to_string(++line_no),
-                        line.subscription_id.ToString(),
-                        CsvText(line.subscription_name),
-                        guid(line.customer_directory_id),
-                        CsvText(line.customer_name),
-                        guid(line.tenant_id),
-                        CsvText(line.reseller_partner_id.value_or("")),
-                        CsvText(line.reseller_name),
-                        guid(line.meter_id),
-                        CsvText(line.meter_name),
-                        CsvText(line.unit),
-                        line.quantity.ToString(),
-                        line.included_quantity.ToString(),
-                        line.amount.ToString(digits),
-                        invoice.currency,
-                        line.late_usage_month ? line.late_usage_month->ToString() : "",
-                        CsvText(flags),
-                        CsvText(line.description)});
+    std::vector<std::string> cells = prefix;
+    cells.insert(
+        cells.end(),
+        {std::to_string(++line_no), line.subscription_id.ToString(),
+         CsvText(line.subscription_name), guid(line.customer_directory_id),
+         CsvText(line.customer_name), guid(line.tenant_id),
+         CsvText(line.reseller_partner_id.value_or("")), CsvText(line.reseller_name),
+         guid(line.meter_id), CsvText(line.meter_name), CsvText(line.unit),
+         line.quantity.ToString(), line.included_quantity.ToString(), line.amount.ToString(digits),
+         currency, line.late_usage_month ? line.late_usage_month->ToString() : "", CsvText(flags),
+         CsvText(line.description)});
+    AppendCsvLine(out, cells);
   }
+}
+
+// The invoice's lines as CSV, one row per line.
+std::string InvoiceCsv(const Invoice& invoice) {
+  std::string out;
+  AppendLineCsvHeader(out, {"invoiceNumber", "period"});
+  AppendLineCsvRows(out, {CsvText(invoice.number), invoice.period.ToString()}, invoice.lines,
+                    invoice.currency);
   return out;
 }
 
-absl::StatusOr<HttpResponse> InvoiceResponse(const RequestContext& ctx, const Invoice& invoice) {
+// The format query parameter of an export: json (the default) or csv.
+absl::StatusOr<bool> WantsCsv(const RequestContext& ctx) {
   const std::string_view format = ctx.request.Query("format").value_or("json");
-  if (format == "csv") {
-    HttpResponse response;
-    response.content_type = "text/csv; charset=utf-8";
-    response.body = InvoiceCsv(invoice);
-    return response;
-  }
-  if (format != "json") {
+  if (format != "csv" && format != "json") {
     return InvalidArgumentError("InvalidFormat",
                                 fmt::format("format '{}' is not json or csv", format));
   }
+  return format == "csv";
+}
+
+HttpResponse CsvResponse(std::string body) {
+  HttpResponse response;
+  response.content_type = "text/csv; charset=utf-8";
+  response.body = std::move(body);
+  return response;
+}
+
+absl::StatusOr<HttpResponse> InvoiceResponse(const RequestContext& ctx, const Invoice& invoice) {
+  STACKBILL_ASSIGN_OR_RETURN(const bool csv, WantsCsv(ctx));
+  if (csv) return CsvResponse(InvoiceCsv(invoice));
   STACKBILL_ASSIGN_OR_RETURN(nlohmann::json body, InvoiceJson(invoice));
   return JsonResponse(200, body);
 }
@@ -454,11 +492,7 @@ absl::StatusOr<HttpResponse> InvoiceResponse(const RequestContext& ctx, const In
 // tenant × resource with its allocated amount; CSV cells neutralised.
 absl::StatusOr<HttpResponse> ReconciliationResponse(const RequestContext& ctx,
                                                     const Reconciliation& r) {
-  const std::string_view format = ctx.request.Query("format").value_or("json");
-  if (format != "csv" && format != "json") {
-    return InvalidArgumentError("InvalidFormat",
-                                fmt::format("format '{}' is not json or csv", format));
-  }
+  STACKBILL_ASSIGN_OR_RETURN(const bool csv, WantsCsv(ctx));
   const Invoice& invoice = r.invoice;
   const int digits = MinorUnits(invoice.currency);
   auto guid = [](const std::optional<Guid>& g) { return g ? g->ToString() : std::string(); };
@@ -467,7 +501,7 @@ absl::StatusOr<HttpResponse> ReconciliationResponse(const RequestContext& ctx,
     if (row.summary) flags.emplace_back("Summary");
     return flags;
   };
-  if (format == "csv") {
+  if (csv) {
     std::string out;
     AppendCsvLine(
         out, {"invoiceNumber", "period", "lineNo", "subscriptionId", "customerId", "customerName",
@@ -487,10 +521,7 @@ absl::StatusOr<HttpResponse> ReconciliationResponse(const RequestContext& ctx,
            guid(row.tenant_id), CsvText(row.resource_uri.value_or("")), row.quantity.ToString(),
            row.amount.ToString(digits), invoice.currency, CsvText(flags)});
     }
-    HttpResponse response;
-    response.content_type = "text/csv; charset=utf-8";
-    response.body = std::move(out);
-    return response;
+    return CsvResponse(std::move(out));
   }
   nlohmann::json rows = nlohmann::json::array();
   for (const ReconciliationRow& row : r.rows) {
@@ -520,6 +551,64 @@ absl::StatusOr<HttpResponse> ReconciliationResponse(const RequestContext& ctx,
                             {"currency", invoice.currency},
                             {"total", invoice.total.ToString(digits)},
                             {"rows", std::move(rows)}});
+}
+
+// Customer statements (SPEC §5 re-billing) as JSON or CSV.
+absl::StatusOr<HttpResponse> StatementsResponse(const RequestContext& ctx,
+                                                const std::vector<Statement>& statements) {
+  STACKBILL_ASSIGN_OR_RETURN(const bool csv, WantsCsv(ctx));
+  if (csv) {
+    std::string out;
+    AppendLineCsvHeader(out, {"partnerId", "period"});
+    for (const Statement& st : statements) {
+      AppendLineCsvRows(out, {CsvText(st.partner_id), st.period.ToString()}, st.lines, st.currency);
+    }
+    return CsvResponse(std::move(out));
+  }
+  nlohmann::json items = nlohmann::json::array();
+  for (const Statement& st : statements) {
+    const int digits = MinorUnits(st.currency);
+    nlohmann::json sheet = nullptr;
+    if (st.price_sheet) {
+      sheet = {{"currency", st.price_sheet->currency},
+               {"effectiveDate", st.price_sheet->effective_date.ToString().substr(0, 10)}};
+    }
+    items.push_back({{"partnerId", st.partner_id},
+                     {"customerId", st.customer_directory_id.ToString()},
+                     {"customerName", st.customer_name},
+                     {"period", st.period.ToString()},
+                     {"periodState", st.period_closed ? "Closed" : "Open"},
+                     {"asOf", st.as_of.ToString()},
+                     {"currency", st.currency},
+                     {"priceSheet", std::move(sheet)},
+                     {"lines", LinesJson(st.lines, digits)},
+                     {"total", st.total.ToString(digits)}});
+  }
+  return JsonResponse(200, {{"value", std::move(items)}});
+}
+
+// The stable per-period export (SPEC §5): every line of the period's
+// invoices, by invoice number then line.
+absl::StatusOr<HttpResponse> PeriodExportResponse(const RequestContext& ctx, YearMonth period,
+                                                  const std::vector<Invoice>& invoices) {
+  STACKBILL_ASSIGN_OR_RETURN(const bool csv, WantsCsv(ctx));
+  if (csv) {
+    std::string out;
+    AppendLineCsvHeader(out, {"invoiceNumber", "invoiceId", "period", "issuedAt", "billTo"});
+    for (const Invoice& invoice : invoices) {
+      AppendLineCsvRows(out,
+                        {CsvText(invoice.number), invoice.id.ToString(), invoice.period.ToString(),
+                         invoice.issued_at.ToString(), CsvText(invoice.bill_to.ToString())},
+                        invoice.lines, invoice.currency);
+    }
+    return CsvResponse(std::move(out));
+  }
+  nlohmann::json items = nlohmann::json::array();
+  for (const Invoice& invoice : invoices) {
+    STACKBILL_ASSIGN_OR_RETURN(nlohmann::json json, InvoiceJson(invoice));
+    items.push_back(std::move(json));
+  }
+  return JsonResponse(200, {{"period", period.ToString()}, {"invoices", std::move(items)}});
 }
 
 nlohmann::json PeriodJson(const BillingPeriodState& p) {
@@ -556,7 +645,16 @@ absl::Status AddBillingRoutes(Router& router, const std::shared_ptr<BillingServi
     sheet.key.owner = std::move(owner);
     STACKBILL_ASSIGN_OR_RETURN(sheet.key.currency, CurrencyParam(ctx.Param("currency")));
     STACKBILL_ASSIGN_OR_RETURN(sheet.key.effective_date, EffectiveDate(ctx.Param("effectiveDate")));
-    STACKBILL_ASSIGN_OR_RETURN(sheet.meters, ParseSheetMeters(body));
+    const bool customers = sheet.key.owner.kind == PriceSheetOwner::Kind::kCustomers;
+    STACKBILL_ASSIGN_OR_RETURN(sheet.meters, ParseSheetMeters(body, customers));
+    if (auto markup = body.find("markup"); markup != body.end() && !markup->is_null()) {
+      if (!customers) {
+        return InvalidArgumentError("InvalidRequestContent",
+                                    "'markup' belongs to a customer price sheet "
+                                    "(/v1/priceSheets/customers/…) only");
+      }
+      STACKBILL_ASSIGN_OR_RETURN(sheet.markup, DecimalMember<Markup>(*markup, "markup"));
+    }
     STACKBILL_ASSIGN_OR_RETURN(bool created, billing->PutPriceSheet(ctx.caller, ctx.now, sheet));
     return JsonResponse(created ? 201 : 200, SheetJson(sheet));
   };
@@ -572,12 +670,19 @@ absl::Status AddBillingRoutes(Router& router, const std::shared_ptr<BillingServi
       [put_sheet](const RequestContext& ctx) -> absl::StatusOr<HttpResponse> {
         return put_sheet(ctx, PriceSheetOwner::Partner(std::string(ctx.Param("partnerId"))));
       });
+  add("PUT", "/v1/priceSheets/customers/{partnerId}/{currency}/{effectiveDate}",
+      "priceSheets.putCustomers",
+      [put_sheet](const RequestContext& ctx) -> absl::StatusOr<HttpResponse> {
+        return put_sheet(ctx, PriceSheetOwner::Customers(std::string(ctx.Param("partnerId"))));
+      });
   add("GET", "/v1/priceSheets", "priceSheets.list",
       [billing](const RequestContext& ctx) -> absl::StatusOr<HttpResponse> {
         PriceSheetFilter filter;
         if (auto c = ctx.request.Query("currency")) filter.currency = std::string(*c);
         if (auto p = ctx.request.Query("partnerId")) {
           filter.owner = PriceSheetOwner::Partner(std::string(*p));
+        } else if (auto c = ctx.request.Query("customersOf")) {
+          filter.owner = PriceSheetOwner::Customers(std::string(*c));
         } else if (auto o = ctx.request.Query("offerType")) {
           absl::StatusOr<OfferType> offer = ParseOfferType(*o);
           if (!offer.ok()) return Annotate(offer.status(), "query parameter 'offerType'");
@@ -628,6 +733,33 @@ absl::Status AddBillingRoutes(Router& router, const std::shared_ptr<BillingServi
                                   {"closedAt", closed.period.closed_at->ToString()},
                                   {"newlyClosed", closed.newly_closed},
                                   {"invoices", std::move(invoices)}});
+      });
+
+  add("GET", "/v1/billingPeriods/{period}/export", "billingPeriods.export",
+      [billing](const RequestContext& ctx) -> absl::StatusOr<HttpResponse> {
+        STACKBILL_ASSIGN_OR_RETURN(YearMonth period,
+                                   PeriodOf(ctx.Param("period"), "path parameter 'period'"));
+        STACKBILL_ASSIGN_OR_RETURN(std::optional<BillTo> bill_to, BillToQuery(ctx));
+        STACKBILL_ASSIGN_OR_RETURN(std::vector<Invoice> invoices,
+                                   billing->ExportPeriod(ctx.caller, ctx.now, period, bill_to));
+        return PeriodExportResponse(ctx, period, invoices);
+      });
+
+  // --- partner re-billing (SPEC §5) ------------------------------------------
+  add("GET", "/v1/statements", "statements.list",
+      [billing](const RequestContext& ctx) -> absl::StatusOr<HttpResponse> {
+        std::optional<std::string_view> partner = ctx.request.Query("partnerId");
+        if (!partner || partner->empty()) {
+          return InvalidArgumentError("MissingQueryParameter",
+                                      "give partnerId: whose customers' statements");
+        }
+        STACKBILL_ASSIGN_OR_RETURN(std::optional<YearMonth> period, PeriodQuery(ctx));
+        STACKBILL_ASSIGN_OR_RETURN(std::optional<Guid> customer, GuidQuery(ctx, "customerId"));
+        STACKBILL_ASSIGN_OR_RETURN(
+            std::vector<Statement> statements,
+            billing->Statements(ctx.caller, ctx.now, std::string(*partner),
+                                period.value_or(YearMonth::Of(ctx.now)), customer));
+        return StatementsResponse(ctx, statements);
       });
 
   // --- adjustments -----------------------------------------------------------

@@ -306,5 +306,93 @@ TEST_F(BillingRoutesTest, RateCardShowsThePricesInForceExactlyToTheBillToChainOn
   }
 }
 
+// SPEC §5 re-billing and the per-period export: a partner's customer price
+// sheet (a markup over the list, or explicit prices) and its customers'
+// statements, readable only by that partner and PlatformAdmins; the export
+// of a closed period, stable, refused while the period is open.
+TEST_F(BillingRoutesTest, CustomerStatementsRateAtThePartnersPricesAndClosedPeriodsExport) {
+  WriteDecember();
+  if (HasFatalFailure()) return;
+  ASSERT_EQ(PutCspPrices().status, 201);
+  const std::string sheet = "/v1/priceSheets/customers/contoso/USD/2026-01-01";
+  const std::string statements = "/v1/statements?partnerId=contoso&period=2026-12";
+
+  // No customer sheet: the list prices (as the invoice: 1.63).
+  Reply listed = Send("GET", statements, "contoso-admin");
+  ASSERT_EQ(listed.status, 200) << listed.text;
+  ASSERT_EQ(listed.body["value"].size(), 1u);
+  EXPECT_EQ(listed.body["value"][0]["customerId"], kTenant.ToString());
+  EXPECT_EQ(listed.body["value"][0]["total"], "1.63");
+  EXPECT_TRUE(listed.body["value"][0]["priceSheet"].is_null());
+
+  // A markup that would need more than 10 fractional digits is refused when
+  // rated, never rounded: 0.0123456789 × 1.1.
+  ASSERT_EQ(Send("PUT", sheet, "contoso-admin", R"({"markup":"0.1"})").status, 201);
+  EXPECT_EQ(Send("GET", statements, "contoso-admin").code, "InexactMarkup");
+  // × 3: 100 × 0.0370370367 + 40 × 0.03 = 4.90370367 → 4.90.
+  Reply put = Send("PUT", sheet, "contoso-admin", R"({"markup":2})");
+  ASSERT_EQ(put.status, 200) << put.text;
+  EXPECT_EQ(put.body["markup"], "2");
+  EXPECT_EQ(put.body["owner"]["customersOf"], "contoso");
+  Reply marked = Send("GET", statements, "contoso-admin");
+  ASSERT_EQ(marked.status, 200) << marked.text;
+  const nlohmann::json& st = marked.body["value"][0];
+  EXPECT_EQ(st["total"], "4.90");
+  EXPECT_EQ(st["periodState"], "Open");
+  EXPECT_EQ(st["priceSheet"]["effectiveDate"], "2026-01-01");
+  EXPECT_EQ(st["lines"][0]["includedQuantity"], "10");
+  EXPECT_EQ(st["lines"][0]["tiers"][0]["unitPrice"], "0.0370370367");
+  // Explicit prices win over the markup: 150 × 0.02 = 3.00.
+  ASSERT_EQ(Send("PUT", sheet, "admin",
+                 R"({"markup":"2","meters":[{"meterId":")" + kVm.ToString() +
+                     R"(","meterRates":{"0":"0.02"}}]})")
+                .status,
+            200);
+  Reply csv = Send("GET", statements + "&format=csv", "contoso-admin");
+  ASSERT_EQ(csv.status, 200) << csv.text;
+  EXPECT_EQ(csv.text.substr(0, 24), "partnerId,period,lineNo,");
+  EXPECT_NE(csv.text.find(",3.00,USD,"), std::string::npos) << csv.text;
+  // Only the partner and PlatformAdmins; the customer finds nothing.
+  EXPECT_EQ(Send("GET", statements, "admin").status, 200);
+  EXPECT_EQ(Send("GET", statements, "fabrikam-owner").code, "PartnerNotFound");
+  EXPECT_EQ(Send("PUT", sheet, "fabrikam-owner", R"({"markup":"0"})").code, "PartnerNotFound");
+  EXPECT_EQ(Send("GET", "/v1/priceSheets?customersOf=contoso", "fabrikam-owner").code,
+            "AuthorizationFailed");
+  EXPECT_EQ(Send("GET", "/v1/statements", "contoso-admin").code, "MissingQueryParameter");
+  EXPECT_EQ(Send("PUT", "/v1/priceSheets/partners/contoso/USD/2026-01-01", "admin",
+                 R"({"markup":"1","meters":[]})")
+                .code,
+            "InvalidRequestContent");
+
+  // The export: refused while open; after the close, the invoice's lines.
+  EXPECT_EQ(Send("GET", "/v1/billingPeriods/2026-12/export", "contoso-admin").code,
+            "PeriodNotClosed");
+  ASSERT_EQ(Send("POST", "/v1/billingPeriods/2026-12/close", "admin").status, 200);
+  Reply exported = Send("GET", "/v1/billingPeriods/2026-12/export", "contoso-admin");
+  ASSERT_EQ(exported.status, 200) << exported.text;
+  ASSERT_EQ(exported.body["invoices"].size(), 1u);
+  EXPECT_EQ(exported.body["invoices"][0]["number"], "SB-2027-000001");
+  EXPECT_EQ(exported.body["invoices"][0]["total"], "1.63");
+  Reply exported_csv = Send("GET", "/v1/billingPeriods/2026-12/export?format=csv&partnerId=contoso",
+                            "contoso-admin");
+  ASSERT_EQ(exported_csv.status, 200);
+  EXPECT_EQ(exported_csv.text.substr(0, 53),
+            "invoiceNumber,invoiceId,period,issuedAt,billTo,lineNo");
+  EXPECT_NE(exported_csv.text.find("SB-2027-000001,"), std::string::npos);
+  EXPECT_EQ(
+      Send("GET", "/v1/billingPeriods/2026-12/export?format=csv&partnerId=contoso", "contoso-admin")
+          .text,
+      exported_csv.text);  // stable
+  EXPECT_EQ(Send("GET", "/v1/billingPeriods/2026-12/export", "fabrikam-owner").code,
+            "AuthorizationFailed");
+  // The close locked the customer sheet in force: the closed month's
+  // statements keep their prices.
+  EXPECT_EQ(Send("PUT", sheet, "contoso-admin", R"({"markup":"1"})").code, "PriceSheetLocked");
+  Reply after = Send("GET", statements, "contoso-admin");
+  ASSERT_EQ(after.status, 200) << after.text;
+  EXPECT_EQ(after.body["value"][0]["periodState"], "Closed");
+  EXPECT_EQ(after.body["value"][0]["total"], "3.00");
+}
+
 }  // namespace
 }  // namespace stackbill

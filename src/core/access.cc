@@ -150,6 +150,18 @@ absl::Status CheckPartnerAccess(const Caller& caller, const HistoryView& view,
   return NotFoundError("PartnerNotFound", absl::StrCat("partner ", partner_id, " not found"));
 }
 
+absl::Status CheckRebillingAccess(const Caller& caller, const HistoryView& view,
+                                  const PartnerId& partner_id, Timestamp now) {
+  if (absl::Status visible = CheckPartnerAccess(caller, view, partner_id, now); !visible.ok()) {
+    return visible;
+  }
+  if (IsPlatformAdmin(caller) || HoldsPartnerAdminOnAnyOf(caller, {partner_id})) {
+    return absl::OkStatus();
+  }
+  return AuthorizationFailed(absl::StrCat("read or write the re-billing of partner ", partner_id,
+                                          " (its own PartnerAdmins only)"));
+}
+
 absl::Status CheckPlatformAdmin(const Caller& caller) {
   if (IsPlatformAdmin(caller)) return absl::OkStatus();
   return AuthorizationFailed("perform this operation (PlatformAdmin only)");

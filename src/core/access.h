@@ -102,6 +102,14 @@ absl::Status CheckSubscriptionAccess(const Caller& caller, const HistoryView& vi
 absl::Status CheckPartnerAccess(const Caller& caller, const HistoryView& view,
                                 const PartnerId& partner_id, Timestamp now);
 
+// A partner's re-billing (SPEC §5: its customer price sheet and customer
+// statements): PlatformAdmins and PartnerAdmins of that very partner — not
+// the partners above it, whose own prices to it these are not. PermissionDenied
+// / "AuthorizationFailed" for a PartnerAdmin above it; NotFound /
+// "PartnerNotFound" for everyone else.
+absl::Status CheckRebillingAccess(const Caller& caller, const HistoryView& view,
+                                  const PartnerId& partner_id, Timestamp now);
+
 // OK for PlatformAdmins; PermissionDenied / "AuthorizationFailed" otherwise.
 absl::Status CheckPlatformAdmin(const Caller& caller);
 

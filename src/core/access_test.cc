@@ -91,6 +91,19 @@ TEST_F(AccessTest, PartnerAdminReachesItsPartnerAndThePartnersBelowIt) {
               absl::StatusCode::kNotFound, "PartnerNotFound");
 }
 
+// SPEC §5 re-billing: a partner's customer prices and statements are its
+// own; the provider above a reseller sees the reseller but not those.
+TEST_F(AccessTest, RebillingIsThePartnersOwn) {
+  EXPECT_TRUE(CheckRebillingAccess(reseller_admin_, view_, kReseller, kNow).ok());
+  EXPECT_TRUE(CheckRebillingAccess(provider_admin_, view_, kProvider, kNow).ok());
+  ExpectError(CheckRebillingAccess(provider_admin_, view_, kReseller, kNow),
+              absl::StatusCode::kPermissionDenied, "AuthorizationFailed");
+  ExpectError(CheckRebillingAccess(reseller_admin_, view_, kProvider, kNow),
+              absl::StatusCode::kNotFound, "PartnerNotFound");
+  ExpectError(CheckRebillingAccess(provider_admin_, view_, kStranger, kNow),
+              absl::StatusCode::kNotFound, "PartnerNotFound");
+}
+
 TEST_F(AccessTest, PartnerAdminReachesItsResellersCustomersCspSubscriptions) {
   EXPECT_TRUE(IsPartnerAdminOverSubscription(provider_admin_, view_, kCspA, kNow));
   EXPECT_TRUE(IsPartnerAdminOverSubscription(reseller_admin_, view_, kCspA, kNow));

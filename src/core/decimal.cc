@@ -261,6 +261,27 @@ absl::StatusOr<Amount> Multiply(Quantity quantity, UnitPrice price) {
   return Amount(product);
 }
 
+absl::StatusOr<UnitPrice> MarkUp(UnitPrice price, Markup markup) {
+  // |price raw| < 10^16 and 10^6 + markup raw < 10^9 + 10^6: the product
+  // fits int128 with room to spare.
+  const int128 factor = Pow10(Markup::kScale) + markup.raw();
+  const int128 product = static_cast<int128>(price.raw()) * factor;
+  const int128 unit = Pow10(Markup::kScale);
+  if (product % unit != 0) {
+    return InvalidArgumentError(
+        "InexactMarkup",
+        fmt::format("unit price {} × (1 + {}) needs more than {} fractional digits",
+                    price.ToString(), markup.ToString(), UnitPrice::kScale));
+  }
+  const int128 raw = product / unit;
+  if (!WithinBound<UnitPriceTraits>(raw)) {
+    return OutOfRangeError(
+        "OutOfRange", fmt::format("unit price {} × (1 + {}) is not below 10^{}", price.ToString(),
+                                  markup.ToString(), UnitPrice::kIntegerDigits));
+  }
+  return UnitPrice(static_cast<std::int64_t>(raw));
+}
+
 Amount ToAmount(Quantity quantity) {
   // |raw| < 10^25 at scale 10 becomes < 10^35 at scale 20: always within
   // Amount's 10^37.
@@ -320,5 +341,6 @@ absl::StatusOr<Amount> RoundToCurrency(Amount amount, const Currency& currency) 
 template class FixedDecimal<QuantityTraits>;
 template class FixedDecimal<UnitPriceTraits>;
 template class FixedDecimal<AmountTraits>;
+template class FixedDecimal<MarkupTraits>;
 
 }  // namespace stackbill

@@ -1,10 +1,11 @@
 #pragma once
 
-// Exact decimal values for the money path (R14). Three types, one template:
+// Exact decimal values for the money path (R14). Four types, one template:
 //
 //   Quantity   scale 10^-10, |value| < 10^15   (usage quantities)
 //   UnitPrice  scale 10^-10, |value| < 10^6    (prices per unit)
 //   Amount     scale 10^-20, |value| < 10^17   (exact products and their sums)
+//   Markup     scale 10^-6,  |value| < 10^3    (a re-billing markup: 0.15 = 15 %)
 //
 // A Quantity × UnitPrice product is exact as an Amount (10 + 10 fractional
 // digits); the 128-bit intermediate is overflow-checked, and anything that
@@ -55,6 +56,13 @@ struct AmountTraits {
   static constexpr std::string_view kName = "amount";
 };
 
+struct MarkupTraits {
+  using Rep = std::int64_t;
+  static constexpr int kScale = 6;
+  static constexpr int kIntegerDigits = 3;
+  static constexpr std::string_view kName = "markup";
+};
+
 template <typename Traits>
 class FixedDecimal {
  public:
@@ -100,6 +108,8 @@ class FixedDecimal {
   friend absl::StatusOr<FixedDecimal<AmountTraits>> Multiply(FixedDecimal<QuantityTraits>,
                                                              FixedDecimal<UnitPriceTraits>);
   friend FixedDecimal<AmountTraits> ToAmount(FixedDecimal<QuantityTraits>);
+  friend absl::StatusOr<FixedDecimal<UnitPriceTraits>> MarkUp(FixedDecimal<UnitPriceTraits>,
+                                                              FixedDecimal<MarkupTraits>);
   friend absl::StatusOr<FixedDecimal<AmountTraits>> RoundHalfEven(FixedDecimal<AmountTraits>, int);
   explicit constexpr FixedDecimal(Rep raw) : raw_(raw) {}
 
@@ -109,9 +119,17 @@ class FixedDecimal {
 using Quantity = FixedDecimal<QuantityTraits>;
 using UnitPrice = FixedDecimal<UnitPriceTraits>;
 using Amount = FixedDecimal<AmountTraits>;
+using Markup = FixedDecimal<MarkupTraits>;
 
 // quantity × price, exact. OutOfRange when the product exceeds Amount's bound.
 absl::StatusOr<Amount> Multiply(Quantity quantity, UnitPrice price);
+
+// A partner's customer price (SPEC §5 re-billing): price × (1 + markup),
+// exact. It is a price, not an amount, so it is never rounded: a product that
+// needs more than UnitPrice's 10 fractional digits is InvalidArgument /
+// "InexactMarkup" (a markup of up to 4 digits on a price of up to 6 always
+// fits), one that reaches its bound OutOfRange. REQUIRES markup >= -1.
+absl::StatusOr<UnitPrice> MarkUp(UnitPrice price, Markup markup);
 
 // An exact Amount from a Quantity (e.g. a quantity already in money units).
 Amount ToAmount(Quantity quantity);
@@ -142,5 +160,6 @@ absl::StatusOr<Amount> RoundToCurrency(Amount amount, const Currency& currency);
 extern template class FixedDecimal<QuantityTraits>;
 extern template class FixedDecimal<UnitPriceTraits>;
 extern template class FixedDecimal<AmountTraits>;
+extern template class FixedDecimal<MarkupTraits>;
 
 }  // namespace stackbill

@@ -174,6 +174,23 @@ TEST(DecimalTest, MultiplyBeyondTheAmountBoundIsOutOfRange) {
             "99999999999999900");
 }
 
+// SPEC §5 re-billing: a customer price is the list price × (1 + markup),
+// exact, never rounded.
+TEST(DecimalTest, MarkUpIsExactOrRefused) {
+  auto m = [](std::string_view text) { return Markup::Parse(text).value(); };
+  EXPECT_EQ(MarkUp(P("0.008"), m("0.15")).value().ToString(), "0.0092");
+  EXPECT_EQ(MarkUp(P("0.008"), m("0")).value(), P("0.008"));
+  EXPECT_EQ(MarkUp(P("0.008"), m("-0.25")).value().ToString(), "0.006");
+  EXPECT_EQ(MarkUp(P("0.008"), m("-1")).value(), UnitPrice::Zero());
+  EXPECT_EQ(MarkUp(P("123456.123456"), m("0.1234")).value().ToString(), "138690.6090904704");
+  const absl::Status inexact = MarkUp(P("0.0000000001"), m("0.5")).status();
+  EXPECT_EQ(inexact.code(), absl::StatusCode::kInvalidArgument) << inexact;
+  EXPECT_EQ(ErrorCode(inexact), "InexactMarkup") << inexact;
+  ExpectOutOfRange(MarkUp(P("999999"), m("0.5")).status());
+  EXPECT_FALSE(Markup::Parse("0.0000001").ok());  // beyond 6 fractional digits
+  EXPECT_FALSE(Markup::Parse("1000").ok());
+}
+
 TEST(DecimalTest, ToAmountKeepsTheValue) {
   EXPECT_EQ(ToAmount(Q("999999999999999.9999999999")).ToString(), "999999999999999.9999999999");
   EXPECT_EQ(ToAmount(Q("-0.0000000001")), A("-0.0000000001"));

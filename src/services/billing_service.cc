@@ -273,10 +273,12 @@ nlohmann::json SheetJson(const PriceSheet& sheet) {
                       {"meterRates", std::move(rates)},
                       {"includedQuantity", m.included_quantity.ToString()}});
   }
-  return {{"owner", sheet.key.owner.ToString()},
-          {"currency", sheet.key.currency},
-          {"effectiveDate", sheet.key.effective_date.ToString()},
-          {"meters", std::move(meters)}};
+  nlohmann::json json = {{"owner", sheet.key.owner.ToString()},
+                         {"currency", sheet.key.currency},
+                         {"effectiveDate", sheet.key.effective_date.ToString()},
+                         {"meters", std::move(meters)}};
+  if (sheet.markup) json["markup"] = sheet.markup->ToString();
+  return json;
 }
 
 bool HasPartnerAdminRole(const Caller& caller) {
@@ -294,7 +296,22 @@ BillingService::BillingService(Store& store, BillingOptions options)
 
 absl::StatusOr<bool> BillingService::PutPriceSheet(const Caller& caller, Timestamp now,
                                                    const PriceSheet& sheet) {
-  STACKBILL_RETURN_IF_ERROR(CheckPlatformAdmin(caller));
+  if (sheet.key.owner.kind == PriceSheetOwner::Kind::kCustomers) {
+    STACKBILL_ASSIGN_OR_RETURN(std::shared_ptr<const HistorySnapshot> snapshot,
+                               history_.Current(false));
+    STACKBILL_RETURN_IF_ERROR(
+        CheckRebillingAccess(caller, snapshot->view, sheet.key.owner.partner_id, now));
+  } else {
+    STACKBILL_RETURN_IF_ERROR(CheckPlatformAdmin(caller));
+    if (sheet.markup) {
+      return InvalidArgumentError("InvalidPrice", "only a customer price sheet has a markup");
+    }
+  }
+  if (sheet.markup && *sheet.markup < Markup::FromInteger(-1).value()) {
+    return InvalidArgumentError(
+        "InvalidPrice",
+        fmt::format("markup {} is below -1: prices cannot be negative", sheet.markup->ToString()));
+  }
   if (!LookupCurrency(sheet.key.currency).ok()) {
     return InvalidArgumentError("UnsupportedCurrency",
                                 fmt::format("currency '{}' is not supported", sheet.key.currency));
@@ -315,11 +332,11 @@ absl::StatusOr<bool> BillingService::PutPriceSheet(const Caller& caller, Timesta
     // not, and are not audited.
     std::vector<MeterPrice> prices = sheet.meters;
     std::ranges::sort(prices, {}, &MeterPrice::meter_id);
-    if (prices == before->meters) return false;
+    if (prices == before->meters && sheet.markup == before->markup) return false;
   }
   STACKBILL_ASSIGN_OR_RETURN(bool created, store_.price_sheets().PutPriceSheet(sheet));
   std::optional<PartnerId> partner;
-  if (sheet.key.owner.kind == PriceSheetOwner::Kind::kPartner) partner = sheet.key.owner.partner_id;
+  if (sheet.key.owner.kind != PriceSheetOwner::Kind::kOffer) partner = sheet.key.owner.partner_id;
   STACKBILL_RETURN_IF_ERROR(
       WriteAudit(store_, caller, now,
                  {.action = "priceSheet.put",
@@ -344,10 +361,14 @@ absl::StatusOr<std::vector<PriceSheet>> BillingService::ListPriceSheets(
                              history_.Current(false));
   std::vector<PriceSheet> visible;
   for (PriceSheet& sheet : sheets) {
-    if (sheet.key.owner.kind == PriceSheetOwner::Kind::kOffer ||
-        IsPartnerAdminOverPartner(caller, snapshot->view, sheet.key.owner.partner_id, now)) {
-      visible.push_back(std::move(sheet));
-    }
+    const PriceSheetOwner& owner = sheet.key.owner;
+    const bool readable =
+        owner.kind == PriceSheetOwner::Kind::kOffer ||
+        (owner.kind == PriceSheetOwner::Kind::kPartner &&
+         IsPartnerAdminOverPartner(caller, snapshot->view, owner.partner_id, now)) ||
+        (owner.kind == PriceSheetOwner::Kind::kCustomers &&
+         CheckRebillingAccess(caller, snapshot->view, owner.partner_id, now).ok());
+    if (readable) visible.push_back(std::move(sheet));
   }
   return visible;
 }
@@ -705,6 +726,18 @@ absl::StatusOr<std::vector<Invoice>> BillingService::Build(YearMonth period,
     result.push_back(std::move(invoice));
   }
   if (request != nullptr) {
+    // The customer sheets in force for the period keep its statements'
+    // prices once it is closed (SPEC §5 re-billing).
+    const PriceBook& book = factory.BookFor(period);
+    for (const PriceSheet& sheet : sheets) {
+      if (sheet.key.owner.kind != PriceSheetOwner::Kind::kCustomers) continue;
+      const PriceSheet* in_force = book.InForce(sheet.key.owner, sheet.key.currency);
+      if (in_force != nullptr && in_force->key == sheet.key) {
+        used_sheets.emplace(std::make_tuple(sheet.key.owner.ToString(), sheet.key.currency,
+                                            sheet.key.effective_date.unix_seconds()),
+                            sheet.key);
+      }
+    }
     for (auto& [key, sheet] : used_sheets) request->price_sheets_to_lock.push_back(sheet);
   }
   return result;
@@ -727,6 +760,26 @@ absl::StatusOr<std::vector<Invoice>> BillingService::ListInvoices(const Caller& 
     }
   }
   return visible;
+}
+
+absl::StatusOr<std::vector<Invoice>> BillingService::ExportPeriod(
+    const Caller& caller, Timestamp now, YearMonth period, const std::optional<BillTo>& bill_to) {
+  if (!IsPlatformAdmin(caller) && !HasPartnerAdminRole(caller)) {
+    return PermissionDeniedError("AuthorizationFailed",
+                                 "period exports are read by PartnerAdmins and PlatformAdmins");
+  }
+  STACKBILL_ASSIGN_OR_RETURN(BillingPeriodRecord record, store_.billing().GetBillingPeriod(period));
+  if (!record.closed()) {
+    return FailedPreconditionError(
+        billing_errors::kPeriodNotClosed,
+        fmt::format("billing period {} is open: only a closed period has a stable export (read "
+                    "its estimate instead)",
+                    period.ToString()));
+  }
+  STACKBILL_ASSIGN_OR_RETURN(std::vector<Invoice> invoices,
+                             ListInvoices(caller, now, {.period = period, .bill_to = bill_to}));
+  std::ranges::sort(invoices, {}, &Invoice::number);
+  return invoices;
 }
 
 absl::StatusOr<Invoice> BillingService::GetInvoice(const Caller& caller, Timestamp now,
@@ -864,6 +917,110 @@ absl::StatusOr<Invoice> BillingService::Estimate(const Caller& caller, Timestamp
   LineFactory factory(*snapshot, {}, {}, {});
   if (auto currency = factory.CurrencyOf(bill_to); currency.ok()) empty.currency = *currency;
   return empty;
+}
+
+// ---------------------------------------------------------------------------
+// Partner re-billing
+
+absl::StatusOr<std::vector<Statement>> BillingService::Statements(
+    const Caller& caller, Timestamp now, const PartnerId& partner, YearMonth period,
+    const std::optional<Guid>& customer) {
+  STACKBILL_ASSIGN_OR_RETURN(std::shared_ptr<const HistorySnapshot> snapshot,
+                             history_.Current(true));
+  const HistoryView& view = snapshot->view;
+  STACKBILL_RETURN_IF_ERROR(CheckRebillingAccess(caller, view, partner, now));
+  const BillTo self{BillTo::Kind::kPartner, partner, Guid()};
+  STACKBILL_ASSIGN_OR_RETURN(std::vector<PriceSheet> sheets,
+                             store_.price_sheets().ListPriceSheets({}));
+  STACKBILL_ASSIGN_OR_RETURN(std::vector<Meter> meters, store_.meters().ListMeters());
+  STACKBILL_ASSIGN_OR_RETURN(std::vector<Directory> directories,
+                             store_.identity().ListDirectories());
+  STACKBILL_ASSIGN_OR_RETURN(BillingPeriodRecord record, store_.billing().GetBillingPeriod(period));
+  LineFactory factory(*snapshot, sheets, meters, directories);
+  STACKBILL_ASSIGN_OR_RETURN(const std::string currency_code, factory.CurrencyOf(self));
+  STACKBILL_ASSIGN_OR_RETURN(const Currency currency, LookupCurrency(currency_code));
+  const PriceBook& book = factory.BookFor(period);
+  const PriceSheet* own_sheet = book.InForce(PriceSheetOwner::Customers(partner), currency_code);
+
+  // The period's usage of the subscriptions the partner owned, piece by
+  // piece (a subscription sold on mid-month is the partner's only while it
+  // owned it), per (subscription, meter, zero rating).
+  std::map<LedgerKey, Quantity> usage;
+  const std::vector<Timestamp> cuts = Cuts(snapshot->history, period);
+  for (std::size_t i = 0; i + 1 < cuts.size(); ++i) {
+    std::vector<Guid> owned;
+    for (const Subscription& s : snapshot->history.subscriptions) {
+      if (view.OwnerPartnerAt(s.id, cuts[i]) == partner) owned.push_back(s.id);
+    }
+    if (owned.empty()) continue;
+    UsageAggregateFilter filter{.basis = UsageTimeBasis::kUsage,
+                                .from = cuts[i],
+                                .to = cuts[i + 1],
+                                .granularity = UsageGranularity::kMonth,
+                                .billed_subscription_ids = std::move(owned),
+                                .by_subscription = true,
+                                .by_meter = true,
+                                .by_stack = true};
+    STACKBILL_ASSIGN_OR_RETURN(std::vector<UsageAggregate> aggregates,
+                               store_.usage().AggregateUsage(filter));
+    for (const UsageAggregate& a : aggregates) {
+      const bool zero = ZeroRatedAt(view, *a.cloud_id, cuts[i]);
+      Quantity& total = usage[LedgerKey{*a.billed_subscription_id, *a.meter_id, zero}];
+      STACKBILL_ASSIGN_OR_RETURN(total, total.Add(a.quantity));
+    }
+  }
+
+  std::map<Guid, Statement> by_customer;
+  for (const auto& [key, quantity] : usage) {
+    const auto& [subscription, meter, zero] = key;
+    if (quantity.IsZero()) continue;
+    DraftLine draft{.bill_to = self,
+                    .subscription_id = subscription,
+                    .meter_id = meter,
+                    .quantity = quantity,
+                    .zero_rated = zero};
+    if (!zero) {
+      const Subscription* s = view.FindSubscription(subscription);
+      STACKBILL_ASSIGN_OR_RETURN(
+          std::optional<MeterPrice> price,
+          CustomerPrice(book, partner, s != nullptr ? s->offer_type : OfferType::kCsp,
+                        currency_code, meter));
+      if (price) {
+        STACKBILL_ASSIGN_OR_RETURN(RatedUsage rated, RateUsage(*price, quantity));
+        draft.included_quantity = price->included_quantity;
+        draft.tiers = std::move(rated.tiers);
+        draft.exact_amount = rated.amount;
+      } else {
+        draft.unpriced = true;
+      }
+    }
+    STACKBILL_ASSIGN_OR_RETURN(InvoiceLine line, factory.Finish(draft, currency, period.Start()));
+    // Lines of a default subscription (no tenant) are the stack operator's,
+    // not a customer's.
+    if (!line.tenant_id || (customer && *line.customer_directory_id != *customer)) continue;
+    auto [it, inserted] = by_customer.try_emplace(*line.customer_directory_id);
+    Statement& statement = it->second;
+    if (inserted) {
+      statement.partner_id = partner;
+      statement.customer_directory_id = *line.customer_directory_id;
+      statement.customer_name = line.customer_name;
+      statement.period = period;
+      statement.currency = currency_code;
+      statement.period_closed = record.closed();
+      statement.as_of = now;
+      if (own_sheet != nullptr) statement.price_sheet = own_sheet->key;
+    }
+    STACKBILL_ASSIGN_OR_RETURN(statement.total, statement.total.Add(line.amount));
+    statement.lines.push_back(std::move(line));
+  }
+  std::vector<Statement> statements;
+  statements.reserve(by_customer.size());
+  for (auto& [id, statement] : by_customer) {
+    SortLines(statement.lines);
+    statements.push_back(std::move(statement));
+  }
+  std::ranges::stable_sort(statements, {}, &Statement::customer_name);
+  return statements;
 }
 
 absl::StatusOr<std::vector<RateCardEntry>> BillingService::RateCard(const Caller& caller,

@@ -46,6 +46,7 @@ inline constexpr std::string_view kMissingPrice = "MissingPrice";
 inline constexpr std::string_view kPeriodNotEnded = "PeriodNotEnded";
 inline constexpr std::string_view kInvalidAdjustment = "InvalidAdjustment";
 inline constexpr std::string_view kInvoiceNotFound = "InvoiceNotFound";
+inline constexpr std::string_view kPeriodNotClosed = "PeriodNotClosed";
 }  // namespace billing_errors
 
 struct BillingOptions {
@@ -98,14 +99,39 @@ struct Reconciliation {
   std::vector<ReconciliationRow> rows;  // in line order, then day, stack, tenant, resource
 };
 
+// A customer statement (SPEC §5 re-billing): one customer's usage of a
+// period on the subscriptions a partner owned while it was used, rated at
+// the partner's customer prices (its customer price sheet in the partner's
+// billing currency: explicit prices, else the list × (1 + markup); without a
+// sheet, the list) — lines in the invoice's shape, each rounded once (R14),
+// total = Σ lines. Statements are computed from the usage as it stands at
+// `as_of`: usage of the month that arrives late shows in that month's
+// statement (the partner's own invoice carries it as a late line);
+// adjustments stay between the platform and the partner.
+struct Statement {
+  PartnerId partner_id;
+  Guid customer_directory_id;
+  std::string customer_name;
+  YearMonth period;
+  std::string currency;
+  bool period_closed = false;
+  Timestamp as_of;
+  std::optional<PriceSheetKey> price_sheet;  // the customer sheet in force, if any
+  std::vector<InvoiceLine> lines;
+  Amount total;
+};
+
 class BillingService {
  public:
   BillingService(Store& store, BillingOptions options);
 
   // --- price sheets (PlatformAdmin writes; PartnerAdmins read the lists and
-  // their own overrides) ---------------------------------------------------
+  // their own overrides; a partner's customer sheet is written and read by
+  // its own PartnerAdmins and PlatformAdmins, CheckRebillingAccess) --------
   // Creates or replaces a version; true when created. FailedPrecondition /
-  // PriceSheetLocked once a closed period used it. Audited.
+  // PriceSheetLocked once a closed period used it (a close locks the
+  // customer sheets in force for its period too, so that statements of a
+  // closed month keep their prices). Audited.
   absl::StatusOr<bool> PutPriceSheet(const Caller& caller, Timestamp now, const PriceSheet& sheet);
   absl::StatusOr<std::vector<PriceSheet>> ListPriceSheets(const Caller& caller, Timestamp now,
                                                           const PriceSheetFilter& filter);
@@ -135,6 +161,15 @@ class BillingService {
                                                     const InvoiceFilter& filter);
   // By id or number. NotFound / InvoiceNotFound also when not visible.
   absl::StatusOr<Invoice> GetInvoice(const Caller& caller, Timestamp now, std::string_view id);
+  // The stable export of a closed period for accounting systems (SPEC §5):
+  // the invoices its close issued that the caller may read (of `bill_to`
+  // only when given), by number — immutable, so every export of a period is
+  // the same. FailedPrecondition / PeriodNotClosed for an open period (read
+  // its estimate); PermissionDenied / AuthorizationFailed for principals
+  // that are neither PartnerAdmins nor PlatformAdmins.
+  absl::StatusOr<std::vector<Invoice>> ExportPeriod(const Caller& caller, Timestamp now,
+                                                    YearMonth period,
+                                                    const std::optional<BillTo>& bill_to);
   // The reconciliation export of an invoice (by id or number), readable as
   // the invoice is. OutOfRange when an allocation does not fit (R14).
   absl::StatusOr<Reconciliation> Reconcile(const Caller& caller, Timestamp now,
@@ -155,6 +190,16 @@ class BillingService {
   absl::StatusOr<std::vector<RateCardEntry>> RateCard(const Caller& caller, Timestamp now,
                                                       Guid subscription, OfferType offer,
                                                       std::string_view currency);
+
+  // --- partner re-billing (SPEC §5) -------------------------------------------
+  // The statements of `partner`'s customers for `period` (one customer's
+  // only when `customer` is given), ordered by customer name. Readable by
+  // PlatformAdmins and that partner's own PartnerAdmins (CheckRebillingAccess:
+  // not the partners above it, never a customer directory). InexactMarkup
+  // when a marked-up price needs more than 10 fractional digits.
+  absl::StatusOr<std::vector<Statement>> Statements(const Caller& caller, Timestamp now,
+                                                    const PartnerId& partner, YearMonth period,
+                                                    const std::optional<Guid>& customer);
 
   // PlatformAdmin: a credit or debit on an open period's invoice for a
   // subscription, with a reason; its currency must be the bill-to party's

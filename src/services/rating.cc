@@ -74,13 +74,18 @@ PriceBook::PriceBook(const std::vector<PriceSheet>& sheets, YearMonth period) : 
   }
 }
 
+const PriceSheet* PriceBook::InForce(const PriceSheetOwner& owner,
+                                     std::string_view currency) const {
+  const auto it = in_force_.find({owner.ToString(), std::string(currency)});
+  return it == in_force_.end() ? nullptr : &sheets_[it->second];
+}
+
 std::optional<ResolvedPrice> PriceBook::FindIn(const PriceSheetOwner& owner,
                                                std::string_view currency, const Guid& meter) const {
-  const auto it = in_force_.find({owner.ToString(), std::string(currency)});
-  if (it == in_force_.end()) return std::nullopt;
-  const PriceSheet& sheet = sheets_[it->second];
-  for (const MeterPrice& price : sheet.meters) {
-    if (price.meter_id == meter) return ResolvedPrice{.price = price, .sheet = sheet.key};
+  const PriceSheet* sheet = InForce(owner, currency);
+  if (sheet == nullptr) return std::nullopt;
+  for (const MeterPrice& price : sheet->meters) {
+    if (price.meter_id == meter) return ResolvedPrice{.price = price, .sheet = sheet->key};
   }
   return std::nullopt;
 }
@@ -112,6 +117,25 @@ std::vector<ResolvedPrice> PriceBook::Sheet(OfferType offer,
   sheet.reserve(prices.size());
   for (auto& [meter, price] : prices) sheet.push_back(std::move(price));
   return sheet;
+}
+
+absl::StatusOr<std::optional<MeterPrice>> CustomerPrice(const PriceBook& book,
+                                                        const PartnerId& partner, OfferType offer,
+                                                        std::string_view currency,
+                                                        const Guid& meter) {
+  const PriceSheetOwner own = PriceSheetOwner::Customers(partner);
+  if (auto explicit_price = book.FindIn(own, currency, meter)) return explicit_price->price;
+  const PriceSheet* sheet = book.InForce(own, currency);
+  if (sheet != nullptr && !sheet->markup) return std::optional<MeterPrice>();
+  std::optional<ResolvedPrice> list =
+      book.FindIn(PriceSheetOwner::Offer(PricedAs(offer)), currency, meter);
+  if (!list) return std::optional<MeterPrice>();
+  if (sheet == nullptr) return list->price;
+  MeterPrice price = std::move(list->price);
+  for (PriceTier& tier : price.tiers) {
+    STACKBILL_ASSIGN_OR_RETURN(tier.unit_price, MarkUp(tier.unit_price, *sheet->markup));
+  }
+  return price;
 }
 
 }  // namespace stackbill

@@ -73,14 +73,27 @@ class PriceBook {
   // (a RateCard).
   std::vector<ResolvedPrice> Sheet(OfferType offer, const std::optional<PartnerId>& partner,
                                    std::string_view currency) const;
+  // The version of `owner`'s sheet in `currency` in force; null when none is.
+  const PriceSheet* InForce(const PriceSheetOwner& owner, std::string_view currency) const;
+  // The meter's price in that version only; nullopt when it has none.
+  std::optional<ResolvedPrice> FindIn(const PriceSheetOwner& owner, std::string_view currency,
+                                      const Guid& meter) const;
 
  private:
   std::vector<PriceSheet> sheets_;
   // (owner, currency) → the index in sheets_ of the version in force.
   std::map<std::pair<std::string, std::string>, std::size_t> in_force_;
-
-  std::optional<ResolvedPrice> FindIn(const PriceSheetOwner& owner, std::string_view currency,
-                                      const Guid& meter) const;
 };
+
+// A partner's price for its own customers (SPEC §5 re-billing), from its
+// customer sheet in force (`book.InForce(Customers(partner), currency)`):
+// the sheet's explicit price for the meter, else the offer's list price ×
+// (1 + the sheet's markup) tier by tier (MarkUp: exact), with the list's
+// included quantity; without a sheet, the list price. nullopt when neither
+// prices the meter. InexactMarkup / OutOfRange from MarkUp.
+absl::StatusOr<std::optional<MeterPrice>> CustomerPrice(const PriceBook& book,
+                                                        const PartnerId& partner, OfferType offer,
+                                                        std::string_view currency,
+                                                        const Guid& meter);
 
 }  // namespace stackbill

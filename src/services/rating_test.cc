@@ -186,5 +186,48 @@ TEST(PriceBookTest, APartnerOverridesListPricesMeterByMeterInItsCurrency) {
   EXPECT_EQ(unit(OfferType::kEnterpriseAgreement, std::nullopt, "USD", disk), "none");
 }
 
+// SPEC §5 re-billing: the customer price is the sheet's own price for a
+// meter, else the list × (1 + markup) tier by tier with the list's included
+// quantity — never the partner's override (what the partner pays).
+TEST(PriceBookTest, ACustomerPriceIsExplicitOrTheListMarkedUp) {
+  const Guid vm = *Guid::Parse("50000000-0000-0000-0000-000000000001");
+  const Guid disk = *Guid::Parse("50000000-0000-0000-0000-000000000002");
+  const Guid ip = *Guid::Parse("50000000-0000-0000-0000-000000000003");
+  PriceSheet list = Sheet(PriceSheetOwner::Offer(OfferType::kCsp), "USD", "2026-01-01T00:00:00Z",
+                          {{vm, "1"}, {disk, "0.5"}});
+  list.meters[1].tiers.push_back({Q("100"), P("0.4")});
+  list.meters[1].included_quantity = Q("10");
+  PriceSheet marked_up =
+      Sheet(PriceSheetOwner::Customers("contoso"), "USD", "2026-06-01T00:00:00Z", {{vm, "1.5"}});
+  marked_up.markup = Markup::Parse("0.25").value();
+  const PriceSheet explicit_only =
+      Sheet(PriceSheetOwner::Customers("northwind"), "USD", "2026-06-01T00:00:00Z", {{vm, "2"}});
+  const std::vector<PriceSheet> sheets = {
+      list, marked_up, explicit_only,
+      Sheet(PriceSheetOwner::Partner("contoso"), "USD", "2026-06-01T00:00:00Z", {{disk, "0.1"}})};
+  const PriceBook book(sheets, YearMonth(2026, 11));
+  auto price = [&](const PartnerId& partner, const Guid& meter) {
+    return CustomerPrice(book, partner, OfferType::kCsp, "USD", meter).value();
+  };
+  ASSERT_TRUE(price("contoso", vm).has_value());
+  EXPECT_EQ(price("contoso", vm)->tiers[0].unit_price.ToString(), "1.5");  // explicit
+  const std::optional<MeterPrice> disk_price = price("contoso", disk);
+  ASSERT_TRUE(disk_price.has_value());
+  ASSERT_EQ(disk_price->tiers.size(), 2u);
+  EXPECT_EQ(disk_price->tiers[0].unit_price.ToString(), "0.625");  // 0.5 × 1.25
+  EXPECT_EQ(disk_price->tiers[1].unit_price.ToString(), "0.5");    // 0.4 × 1.25
+  EXPECT_EQ(disk_price->tiers[1].start, Q("100"));
+  EXPECT_EQ(disk_price->included_quantity, Q("10"));
+  EXPECT_FALSE(price("contoso", ip).has_value());      // no list price to mark up
+  EXPECT_FALSE(price("northwind", disk).has_value());  // explicit prices only
+  ASSERT_TRUE(price("fabrikam", disk).has_value());    // no sheet: the list
+  EXPECT_EQ(price("fabrikam", disk)->tiers[0].unit_price.ToString(), "0.5");
+  // Before the sheet's effective date: the list again.
+  EXPECT_TRUE(CustomerPrice(PriceBook(sheets, YearMonth(2026, 5)), "northwind", OfferType::kCsp,
+                            "USD", disk)
+                  .value()
+                  .has_value());
+}
+
 }  // namespace
 }  // namespace stackbill

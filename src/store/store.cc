@@ -35,9 +35,22 @@ PriceSheetOwner PriceSheetOwner::Partner(PartnerId partner) {
   return owner;
 }
 
+PriceSheetOwner PriceSheetOwner::Customers(PartnerId partner) {
+  PriceSheetOwner owner = Partner(std::move(partner));
+  owner.kind = Kind::kCustomers;
+  return owner;
+}
+
 std::string PriceSheetOwner::ToString() const {
-  return kind == Kind::kOffer ? "offer:" + std::string(stackbill::ToString(offer_type))
-                              : "partner:" + partner_id;
+  switch (kind) {
+    case Kind::kOffer:
+      return "offer:" + std::string(stackbill::ToString(offer_type));
+    case Kind::kPartner:
+      return "partner:" + partner_id;
+    case Kind::kCustomers:
+      return "customers:" + partner_id;
+  }
+  return "unknown";
 }
 
 std::string FormatInvoiceNumber(int year, std::int64_t sequence) {

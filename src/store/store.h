@@ -731,17 +731,19 @@ class QuarantineStore {
 // ---------------------------------------------------------------------------
 // Price sheets (Azure RateCard semantics, SPEC §5).
 
-// Whose list a sheet is: an offer type's list prices, or a partner's
-// overrides.
+// Whose list a sheet is: an offer type's list prices, a partner's overrides
+// (what the partner is billed), or a partner's customer price sheet (what
+// the partner re-bills its own customers at, SPEC §5; never used by a close).
 struct PriceSheetOwner {
-  enum class Kind { kOffer, kPartner };
+  enum class Kind { kOffer, kPartner, kCustomers };
   Kind kind = Kind::kOffer;
   OfferType offer_type = OfferType::kCsp;  // kOffer
-  PartnerId partner_id;                    // kPartner
+  PartnerId partner_id;                    // kPartner, kCustomers
 
   static PriceSheetOwner Offer(OfferType offer);
   static PriceSheetOwner Partner(PartnerId partner);
-  std::string ToString() const;  // "offer:CSP" / "partner:contoso"
+  static PriceSheetOwner Customers(PartnerId partner);
+  std::string ToString() const;  // "offer:CSP" / "partner:contoso" / "customers:contoso"
   friend bool operator==(const PriceSheetOwner&, const PriceSheetOwner&) = default;
 };
 
@@ -769,7 +771,10 @@ struct MeterPrice {
 
 struct PriceSheet {
   PriceSheetKey key;
-  std::vector<MeterPrice> meters;      // ordered by meter id when read back
+  std::vector<MeterPrice> meters;  // ordered by meter id when read back
+  // Customer sheets only: meters not in `meters` are priced at the list
+  // price × (1 + markup); without a markup, only `meters` are priced.
+  std::optional<Markup> markup;
   std::optional<Timestamp> locked_at;  // set by the store; ignored by PutPriceSheet
   friend bool operator==(const PriceSheet&, const PriceSheet&) = default;
 };

@@ -47,17 +47,25 @@ PriceSheet ReadSheetHeader(Statement& stmt) {
     auto offer = EnumFromCode<OfferType>(owner_id);
     if (!offer) stmt.Corrupt("offer type", owner_id);
     sheet.key.owner = PriceSheetOwner::Offer(offer.value_or(OfferType::kCsp));
+  } else if (kind == PriceSheetOwner::Kind::kCustomers) {
+    sheet.key.owner = PriceSheetOwner::Customers(owner_id);
   } else {
     sheet.key.owner = PriceSheetOwner::Partner(owner_id);
   }
   sheet.key.currency = stmt.ReadText();
   sheet.key.effective_date = stmt.ReadTime();
   sheet.locked_at = stmt.ReadOptionalTime();
+  if (stmt.IsNull()) {
+    stmt.Skip();
+  } else {
+    sheet.markup = stmt.ReadDecimal<MarkupTraits>();
+  }
   return sheet;
 }
 
 constexpr std::string_view kSheetColumns =
-    "sheet_id, owner_kind, owner_id, currency, effective_s, effective_ns, locked_s, locked_ns";
+    "sheet_id, owner_kind, owner_id, currency, effective_s, effective_ns, locked_s, locked_ns, "
+    "markup";
 
 absl::Status LoadSheetMeters(Connection& c, std::int64_t sheet_id, PriceSheet& sheet) {
   STACKBILL_ASSIGN_OR_RETURN(
@@ -105,7 +113,8 @@ class SqlitePriceSheetStore final : public PriceSheetStore {
     bool created = false;
     STACKBILL_RETURN_IF_ERROR(db_.Write([&](Connection& c) -> absl::Status {
       const PriceSheetKey& key = sheet.key;
-      if (key.owner.kind == PriceSheetOwner::Kind::kPartner) {
+      const bool of_partner = key.owner.kind != PriceSheetOwner::Kind::kOffer;
+      if (of_partner) {
         STACKBILL_ASSIGN_OR_RETURN(bool partner, RowExists(c, "SELECT 1 FROM partners WHERE id = ?",
                                                            {key.owner.partner_id}));
         if (!partner) {
@@ -130,17 +139,20 @@ class SqlitePriceSheetStore final : public PriceSheetStore {
         }
         STACKBILL_RETURN_IF_ERROR(
             c.Run("DELETE FROM price_sheet_meters WHERE sheet_id = ?", {sheet_id}));
+        STACKBILL_RETURN_IF_ERROR(c.Run("UPDATE price_sheets SET markup = ? WHERE sheet_id = ?",
+                                        {MarkupValue(sheet), sheet_id}));
       } else {
         STACKBILL_ASSIGN_OR_RETURN(
             Statement insert,
             c.Prepare("INSERT INTO price_sheets (owner_kind, owner_id, currency, effective_s, "
-                      "effective_ns, partner_id) VALUES (?, ?, ?, ?, ?, ?)"));
+                      "effective_ns, partner_id, markup) VALUES (?, ?, ?, ?, ?, ?, ?)"));
         insert.BindValues(SheetKey(key));
-        if (key.owner.kind == PriceSheetOwner::Kind::kPartner) {
+        if (of_partner) {
           insert.BindText(key.owner.partner_id);
         } else {
           insert.BindNull();
         }
+        insert.BindValue(MarkupValue(sheet));
         STACKBILL_RETURN_IF_ERROR(insert.Run());
         sheet_id = c.last_insert_rowid();
         created = true;
@@ -218,7 +230,20 @@ class SqlitePriceSheetStore final : public PriceSheetStore {
   }
 
  private:
+  static SqlValue MarkupValue(const PriceSheet& sheet) {
+    if (!sheet.markup) return SqlValue();
+    return sheet.markup->ToString();
+  }
+
   static absl::Status Validate(const PriceSheet& sheet) {
+    if (sheet.markup && sheet.key.owner.kind != PriceSheetOwner::Kind::kCustomers) {
+      return absl::InvalidArgumentError(
+          Cat(Describe(sheet.key), ": only a customer price sheet has a markup"));
+    }
+    if (sheet.markup && *sheet.markup < Markup::FromInteger(-1).value()) {
+      return absl::InvalidArgumentError(
+          Cat(Describe(sheet.key), ": a markup below -1 would make prices negative"));
+    }
     std::set<Guid> seen;
     for (const MeterPrice& price : sheet.meters) {
       const std::string what = Cat(Describe(sheet.key), ": meter ", price.meter_id.ToString());

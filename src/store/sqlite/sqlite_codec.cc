@@ -94,9 +94,10 @@ std::span<const EnumCode<BillTo::Kind>> EnumCodes<BillTo::Kind>() {
 
 template <>
 std::span<const EnumCode<PriceSheetOwner::Kind>> EnumCodes<PriceSheetOwner::Kind>() {
-  static constexpr std::array<EnumCode<PriceSheetOwner::Kind>, 2> kCodes = {{
+  static constexpr std::array<EnumCode<PriceSheetOwner::Kind>, 3> kCodes = {{
       {PriceSheetOwner::Kind::kOffer, "offer"},
       {PriceSheetOwner::Kind::kPartner, "partner"},
+      {PriceSheetOwner::Kind::kCustomers, "customers"},
   }};
   return kCodes;
 }

@@ -760,8 +760,19 @@ CREATE TRIGGER adjustments_immutable_delete BEFORE DELETE ON adjustments
   BEGIN SELECT RAISE(ABORT, 'adjustments are immutable'); END;
 )sql";
 
-constexpr std::array<std::string_view, 8> kMigrations = {
-    kVersion1, kVersion2, kVersion3, kVersion4, kVersion5, kVersion6, kVersion7, kVersion8};
+// Version 9: partners' customer price sheets for re-billing (SPEC §5):
+// owner_kind 'customers' with the partner's id, and a markup over the list
+// prices (decimal text; NULL on other sheets).
+constexpr std::string_view kVersion9 = R"sql(
+ALTER TABLE price_sheets ADD COLUMN markup TEXT;
+CREATE TRIGGER price_sheets_locked_markup BEFORE UPDATE OF markup ON price_sheets
+  WHEN OLD.locked_s IS NOT NULL
+  BEGIN SELECT RAISE(ABORT, 'price sheet is locked'); END;
+)sql";
+
+constexpr std::array<std::string_view, 9> kMigrations = {kVersion1, kVersion2, kVersion3,
+                                                         kVersion4, kVersion5, kVersion6,
+                                                         kVersion7, kVersion8, kVersion9};
 
 }  // namespace
 

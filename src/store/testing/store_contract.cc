@@ -2333,6 +2333,49 @@ TEST_P(StoreContract, PriceSheetsListByOwnerAndCurrency) {
   EXPECT_STATUS(sheets.PutPriceSheet(bad), kInvalidArgument);
 }
 
+// SPEC §5 re-billing: a partner's customer price sheet is its own owner,
+// keeps its markup, and is kept apart from the partner's overrides.
+TEST_P(StoreContract, CustomerPriceSheetsKeepTheirMarkup) {
+  World w;
+  CreateWorld(store(), w);
+  PriceSheetStore& sheets = store().price_sheets();
+  const PriceSheetKey overrides{PriceSheetOwner::Partner(w.provider), "USD", kT0};
+  const PriceSheetKey customers{PriceSheetOwner::Customers(w.provider), "USD", kT0};
+  ASSERT_OK(sheets.PutPriceSheet(MakeSheet(overrides, "0.008")));
+  PriceSheet sheet = MakeSheet(customers, "0.01");
+  sheet.markup = Markup::Parse("0.15").value();
+  ASSERT_OK_AND_ASSIGN(bool created, sheets.PutPriceSheet(sheet));
+  EXPECT_TRUE(created);
+  ASSERT_OK_AND_ASSIGN(PriceSheet read, sheets.GetPriceSheet(customers));
+  EXPECT_EQ(read, sheet);
+  EXPECT_EQ(read.key.owner.ToString(), "customers:" + w.provider);
+
+  sheet.markup.reset();  // replaced: explicit prices only
+  ASSERT_OK(sheets.PutPriceSheet(sheet));
+  ASSERT_OK_AND_ASSIGN(read, sheets.GetPriceSheet(customers));
+  EXPECT_EQ(read.markup, std::nullopt);
+  ASSERT_OK_AND_ASSIGN(std::vector<PriceSheet> listed,
+                       sheets.ListPriceSheets({.owner = PriceSheetOwner::Customers(w.provider)}));
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].key, customers);
+  ASSERT_OK_AND_ASSIGN(read, sheets.GetPriceSheet(overrides));
+  EXPECT_EQ(read.markup, std::nullopt);
+
+  sheet.markup = Markup::Parse("0.2").value();
+  ASSERT_OK(sheets.LockPriceSheet(customers, Hours(800)));
+  EXPECT_ERROR(sheets.PutPriceSheet(sheet), kFailedPrecondition, "PriceSheetLocked");
+
+  PriceSheet bad = MakeSheet(overrides, "0.008");
+  bad.markup = Markup::Parse("0.1").value();  // overrides have no markup
+  EXPECT_STATUS(sheets.PutPriceSheet(bad), kInvalidArgument);
+  bad = MakeSheet(PriceSheetKey{PriceSheetOwner::Customers(w.provider), "EUR", kT0}, "1");
+  bad.markup = Markup::Parse("-1.5").value();
+  EXPECT_STATUS(sheets.PutPriceSheet(bad), kInvalidArgument);
+  EXPECT_STATUS(sheets.PutPriceSheet(MakeSheet(
+                    PriceSheetKey{PriceSheetOwner::Customers("nobody"), "USD", kT0}, "1")),
+                kNotFound);
+}
+
 // ---------------------------------------------------------------------------
 // Billing periods and invoices
 
