@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
@@ -807,6 +808,11 @@ void RegisterBillingCommands(CLI::App& app, int& exit_code) {
         Opt(v, f, "--offer", "offer",
             "Offer type's list: CSP, PayAsYouGo, EnterpriseAgreement, DevTest");
         Opt(v, f, "--partner", "partner", "A partner's overrides (instead of --offer)");
+        Opt(v, f, "--customers-of", "customersOf",
+            "A partner's customer price sheet for re-billing (the partner's own PartnerAdmins "
+            "too): --markup over the list and/or explicit meters");
+        Opt(v, f, "--markup", "markup",
+            "With --customers-of: list price x (1 + MARKUP) for meters not given, e.g. 0.15");
         Opt(v, f, "--currency", "currency", "ISO 4217 currency (default USD)");
         Opt(v, f, "--effective-date", "effectiveDate",
             "YYYY-MM-DD (midnight UTC): applies from the first period starting on or after it",
@@ -820,23 +826,34 @@ void RegisterBillingCommands(CLI::App& app, int& exit_code) {
         Opt(v, f, "--included", "included", "Free units per subscription per period (default 0)");
       },
       [](const Fields& f) -> absl::StatusOr<ApiRequest> {
-        if (f.Get("offer").empty() == f.Get("partner").empty()) {
-          return InvalidArgumentError("InvalidArgument", "give --offer or --partner");
+        const auto owners =
+            std::ranges::count_if(std::array{"offer", "partner", "customersOf"},
+                                  [&f](const char* key) { return !f.Get(key).empty(); });
+        if (owners != 1) {
+          return InvalidArgumentError("InvalidArgument",
+                                      "give one of --offer, --partner or --customers-of");
+        }
+        const bool customers = !f.Get("customersOf").empty();
+        if (!f.Get("markup").empty() && !customers) {
+          return InvalidArgumentError("InvalidArgument", "--markup goes with --customers-of");
         }
         const std::string currency = f.Get("currency").empty() ? "USD" : f.Get("currency");
-        const std::string target =
-            f.Get("offer").empty()
-                ? fmt::format("/v1/priceSheets/partners/{}/{}/{}", f.Segment("partner"),
-                              UrlEncode(currency), f.Segment("effectiveDate"))
-                : fmt::format("/v1/priceSheets/offers/{}/{}/{}", f.Segment("offer"),
-                              UrlEncode(currency), f.Segment("effectiveDate"));
+        std::string owner = fmt::format("offers/{}", f.Segment("offer"));
+        if (!f.Get("partner").empty()) owner = fmt::format("partners/{}", f.Segment("partner"));
+        if (customers) owner = fmt::format("customers/{}", f.Segment("customersOf"));
+        const std::string target = fmt::format("/v1/priceSheets/{}/{}/{}", owner,
+                                               UrlEncode(currency), f.Segment("effectiveDate"));
         if (!f.Get("file").empty()) {
           STACKBILL_ASSIGN_OR_RETURN(std::string text, ReadInput(f.Get("file")));
           return ApiRequest{"PUT", target, std::nullopt, false, std::move(text)};
         }
+        if (customers && f.Get("meter").empty() && !f.Get("markup").empty()) {
+          return ApiRequest{"PUT", target, nlohmann::json{{"markup", f.Get("markup")}}};
+        }
         if (f.Get("meter").empty() || f.lists.at("rates").empty()) {
-          return InvalidArgumentError("InvalidArgument",
-                                      "give --file, or --meter with at least one --rate");
+          return InvalidArgumentError(
+              "InvalidArgument",
+              "give --file, or --meter with at least one --rate (or --customers-of with --markup)");
         }
         nlohmann::json rates = nlohmann::json::object();
         for (const std::string& rate : f.lists.at("rates")) {
@@ -849,18 +866,22 @@ void RegisterBillingCommands(CLI::App& app, int& exit_code) {
         }
         nlohmann::json meter = {{"meterId", f.Get("meter")}, {"meterRates", std::move(rates)}};
         if (!f.Get("included").empty()) meter["includedQuantity"] = f.Get("included");
-        return ApiRequest{"PUT", target, nlohmann::json{{"meters", {std::move(meter)}}}};
+        nlohmann::json body = {{"meters", {std::move(meter)}}};
+        if (!f.Get("markup").empty()) body["markup"] = f.Get("markup");
+        return ApiRequest{"PUT", target, std::move(body)};
       });
   price.Verb(
       "list", "List price sheet versions (GET /v1/priceSheets)",
       [](CLI::App& v, Fields& f) {
         Opt(v, f, "--offer", "offerType", "Only this offer type's list");
         Opt(v, f, "--partner", "partnerId", "Only this partner's overrides");
+        Opt(v, f, "--customers-of", "customersOf", "Only this partner's customer price sheet");
         Opt(v, f, "--currency", "currency", "Only this currency");
       },
       [](const Fields& f) -> absl::StatusOr<ApiRequest> {
         return Get("/v1/priceSheets" + QueryOf(f, {{"offerType", "offerType"},
                                                    {"partnerId", "partnerId"},
+                                                   {"customersOf", "customersOf"},
                                                    {"currency", "currency"}}));
       });
 
@@ -882,6 +903,25 @@ void RegisterBillingCommands(CLI::App& app, int& exit_code) {
         const bool allow = !f.Get("allowUnpriced").empty() && f.Get("allowUnpriced") != "0";
         return ApiRequest{"POST", "/v1/billingPeriods/" + f.Segment("period") + "/close",
                           nlohmann::json{{"allowUnpriced", allow}}};
+      });
+  period.Verb(
+      "export",
+      "Print every line of a closed month's invoices as CSV, by invoice number then line: the "
+      "stable export for accounting systems (GET /v1/billingPeriods/{YYYY-MM}/export)",
+      [](CLI::App& v, Fields& f) {
+        Arg(v, f, "period", "period", "The closed month, YYYY-MM");
+        Opt(v, f, "--partner", "partnerId", "Only the invoices billed to this partner");
+        Opt(v, f, "--subscription", "subscriptionId",
+            "Only the invoices billed to this direct-billed subscription");
+      },
+      [](const Fields& f) -> absl::StatusOr<ApiRequest> {
+        ApiRequest request =
+            Get("/v1/billingPeriods/" + f.Segment("period") + "/export" +
+                QueryOf(f, {{"partnerId", "partnerId"}, {"subscriptionId", "subscriptionId"}}));
+        request.target += request.target.find('?') == std::string::npos ? "?" : "&";
+        request.target += "format=csv";
+        request.raw_answer = true;
+        return request;
       });
 
   Noun invoice(app, "invoice", "Invoices to CSP partners and direct-billed subscriptions",
@@ -927,6 +967,31 @@ void RegisterBillingCommands(CLI::App& app, int& exit_code) {
         return Get("/v1/invoices/estimate" + QueryOf(f, {{"partnerId", "partnerId"},
                                                          {"subscriptionId", "subscriptionId"},
                                                          {"period", "period"}}));
+      });
+
+  Noun statement(app, "statement",
+                 "A partner's statements to its own customers, at its customer prices (SPEC §5 "
+                 "re-billing)",
+                 exit_code);
+  statement.Verb(
+      "list",
+      "One statement per customer of the partner for a month (GET /v1/statements; the "
+      "partner's own PartnerAdmins and PlatformAdmins)",
+      [](CLI::App& v, Fields& f) {
+        Opt(v, f, "--partner", "partnerId", "The re-billing partner", true);
+        Opt(v, f, "--period", "period", "The month, YYYY-MM (default: this month)");
+        Opt(v, f, "--customer", "customerId", "Only this customer's directory (tenant) id");
+        v.add_flag("--csv", f.values["csv"], "Print the statements' lines as CSV");
+      },
+      [](const Fields& f) -> absl::StatusOr<ApiRequest> {
+        ApiRequest request = Get("/v1/statements" + QueryOf(f, {{"partnerId", "partnerId"},
+                                                                {"period", "period"},
+                                                                {"customerId", "customerId"}}));
+        if (!f.Get("csv").empty() && f.Get("csv") != "0") {
+          request.target += "&format=csv";
+          request.raw_answer = true;
+        }
+        return request;
       });
 
   Noun adjustment(app, "adjustment", "Credits and debits on an open period's invoice", exit_code);
