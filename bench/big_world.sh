@@ -7,13 +7,16 @@
 # and a stack-local subscription: `stackbill simulate --vms N` then gives
 # every customer N VMs, except customer 0, which has BIG_VMS (default 50): 151
 # resources and about 240 (resource, meter) pairs a day, the subscription the
-# query benchmark pages through. The CSP list prices are the demo world's
+# query benchmark pages through. IDLE=K (default 0) gives the last K
+# customers no VMs, only their storage account (about 1,400 records a month
+# instead of about 3,400): the close benchmark's ~5,000 subscriptions in ~11M
+# records is `IDLE=3000 bench/big_world.sh 5000`. The CSP list prices are the demo world's
 # (bench/close_bench.sh closes the month). For the benchmark at scale (docs/PERFORMANCE.md):
 # bench/big_world.sh 2700 > /tmp/big.json && WORLD=/tmp/big.json bench/query_bench.sh 1
 set -euo pipefail
 customers=${1:?usage: big_world.sh CUSTOMERS}
 here=$(cd "$(dirname "$0")/.." && pwd)
-jq -n --argjson n "$customers" --argjson big "${BIG_VMS:-50}" \
+jq -n --argjson n "$customers" --argjson big "${BIG_VMS:-50}" --argjson idle "${IDLE:-0}" \
   --argjson prices "$(jq '[.priceSheets[] | select(.offerType == "CSP")]' "$here/data/worlds/demo.json")" '
   [range(0; $n)] as $c |
   {
@@ -37,7 +40,8 @@ jq -n --argjson n "$customers" --argjson big "${BIG_VMS:-50}" \
       {name: "bigstack", deploymentDirectory: "bigcsp.onmicrosoft.com",
        billingModel: "PayAsYouUse", multiTenant: true,
        subscribers: [$c[] | {name: "customer\(.)", tenant: "customer\(.).onmicrosoft.com"}
-                            + (if . == 0 then {vms: $big} else {} end)]}
+                            + (if . == 0 then {vms: $big}
+                               elif . >= $n - $idle then {vms: 0} else {} end)]}
     ],
     registrations: [
       {name: "bigstack", resourceGroup: "azurestack", stack: "bigstack",

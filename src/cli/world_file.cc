@@ -474,7 +474,7 @@ class Parser {
       WORLD_ASSIGN(sub_name, sub.String("name"));
       WORLD_ASSIGN(local_id, sub.OptionalGuid("localSubscriptionId"));
       WORLD_ASSIGN(tenant, DirectoryRef(sub, "tenant"));
-      WORLD_ASSIGN(vms, sub.OptionalInt("vms", 1, 1000000));
+      WORLD_ASSIGN(vms, sub.OptionalInt("vms", 0, 1000000));
       WORLD_CHECK(sub.Finish());
       if (!names.insert(sub_name).second) {
         return Fault(sub.PathOf("name"), "duplicate subscriber " + sub_name);

@@ -70,7 +70,8 @@ struct WorldSubscriber {
   std::string name;
   Guid local_subscription_id;
   Guid tenant_id;
-  // `stackbill simulate` gives this subscription so many VMs instead of --vms.
+  // `stackbill simulate` gives this subscription so many VMs instead of --vms
+  // (0: its storage account only).
   std::optional<int> vms;
 };
 

@@ -111,7 +111,12 @@ TEST(WorldFileTest, ASubscriberMayNameItsOwnNumberOfVms) {
                                   R"({"name": "vm", "tenant": "c.onmicrosoft.com", "vms": 50})"));
   ASSERT_TRUE(world.ok()) << world.status();
   EXPECT_EQ(world->stacks[0].subscribers[0].vms, 50);
-  for (std::string_view bad : {"0", "2.5", "\"many\""}) {
+  // None: a storage account only (bench/big_world.sh's idle customers).
+  auto idle = ParseWorld(Replace(R"({"name": "vm", "tenant": "c.onmicrosoft.com"})",
+                                 R"({"name": "vm", "tenant": "c.onmicrosoft.com", "vms": 0})"));
+  ASSERT_TRUE(idle.ok()) << idle.status();
+  EXPECT_EQ(idle->stacks[0].subscribers[0].vms, 0);
+  for (std::string_view bad : {"-1", "2.5", "\"many\""}) {
     ExpectFault(Replace(R"({"name": "vm", "tenant": "c.onmicrosoft.com"})",
                         std::string(R"({"name": "vm", "tenant": "c.onmicrosoft.com", "vms": )") +
                             std::string(bad) + "}"),
