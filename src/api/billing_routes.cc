@@ -360,60 +360,115 @@ absl::StatusOr<nlohmann::json> CustomerSubtotals(const Invoice& invoice, int dig
   return customers;
 }
 
-// The lines of an invoice, an estimate or a statement, numbered from 1.
-nlohmann::json LinesJson(const std::vector<InvoiceLine>& invoice_lines, int digits) {
-  nlohmann::json lines = nlohmann::json::array();
-  int line_no = 0;
-  for (const InvoiceLine& line : invoice_lines) {
-    nlohmann::json tiers = nlohmann::json::array();
-    for (const AppliedTier& t : line.tiers) {
-      tiers.push_back({{"start", t.start.ToString()},
-                       {"quantity", t.quantity.ToString()},
-                       {"unitPrice", t.unit_price.ToString()},
-                       {"amount", t.amount.ToString()}});
-    }
-    lines.push_back(
-        {{"lineNo", ++line_no},
-         {"subscriptionId", line.subscription_id.ToString()},
-         {"subscriptionName", line.subscription_name},
-         {"customerId", OptionalGuidJson(line.customer_directory_id)},
-         {"customerName", line.customer_name},
-         {"tenantId", OptionalGuidJson(line.tenant_id)},
-         {"resellerId", line.reseller_partner_id ? nlohmann::json(*line.reseller_partner_id)
-                                                 : nlohmann::json(nullptr)},
-         {"resellerName", line.reseller_name},
-         {"meterId", OptionalGuidJson(line.meter_id)},
-         {"meterName", line.meter_name},
-         {"unit", line.unit},
-         {"quantity", line.quantity.ToString()},
-         {"includedQuantity", line.included_quantity.ToString()},
-         {"tiers", std::move(tiers)},
-         {"amount", line.amount.ToString(digits)},
-         {"lateUsageMonth", line.late_usage_month
-                                ? nlohmann::json(line.late_usage_month->ToString())
-                                : nlohmann::json(nullptr)},
-         {"flags", LineFlags(line)},
-         {"description", line.description}});
+// JSON written without a DOM: an invoice of a partner with thousands of
+// customers has tens of thousands of lines, and building them as
+// nlohmann::json objects cost more than rating them (docs/PERFORMANCE.md,
+// "The billing close"). Keys come in the order nlohmann's std::map would
+// print them (alphabetical), so the bytes are what the DOM used to print.
+void AppendJsonNullOr(const std::optional<std::string>& text, std::string& out) {
+  if (text) {
+    AppendJsonString(*text, out);
+  } else {
+    out += "null";
   }
-  return lines;
 }
 
-absl::StatusOr<nlohmann::json> InvoiceJson(const Invoice& invoice) {
+std::optional<std::string> GuidText(const std::optional<Guid>& guid) {
+  return guid ? std::optional(guid->ToString()) : std::nullopt;
+}
+
+// The lines of an invoice, an estimate or a statement, numbered from 1, as
+// a JSON array.
+void AppendLinesJson(const std::vector<InvoiceLine>& lines, int digits, std::string& out) {
+  out += '[';
+  int line_no = 0;
+  for (const InvoiceLine& line : lines) {
+    if (line_no > 0) out += ',';
+    out += "{\"amount\":";
+    AppendJsonString(line.amount.ToString(digits), out);
+    out += ",\"customerId\":";
+    AppendJsonNullOr(GuidText(line.customer_directory_id), out);
+    out += ",\"customerName\":";
+    AppendJsonString(line.customer_name, out);
+    out += ",\"description\":";
+    AppendJsonString(line.description, out);
+    out += ",\"flags\":[";
+    bool first_flag = true;
+    for (const std::string& flag : LineFlags(line)) {
+      if (!first_flag) out += ',';
+      first_flag = false;
+      AppendJsonString(flag, out);
+    }
+    out += "],\"includedQuantity\":";
+    AppendJsonString(line.included_quantity.ToString(), out);
+    out += ",\"lateUsageMonth\":";
+    AppendJsonNullOr(
+        line.late_usage_month ? std::optional(line.late_usage_month->ToString()) : std::nullopt,
+        out);
+    fmt::format_to(std::back_inserter(out), ",\"lineNo\":{},\"meterId\":", ++line_no);
+    AppendJsonNullOr(GuidText(line.meter_id), out);
+    out += ",\"meterName\":";
+    AppendJsonString(line.meter_name, out);
+    out += ",\"quantity\":";
+    AppendJsonString(line.quantity.ToString(), out);
+    out += ",\"resellerId\":";
+    AppendJsonNullOr(line.reseller_partner_id, out);
+    out += ",\"resellerName\":";
+    AppendJsonString(line.reseller_name, out);
+    out += ",\"subscriptionId\":";
+    AppendJsonString(line.subscription_id.ToString(), out);
+    out += ",\"subscriptionName\":";
+    AppendJsonString(line.subscription_name, out);
+    out += ",\"tenantId\":";
+    AppendJsonNullOr(GuidText(line.tenant_id), out);
+    out += ",\"tiers\":[";
+    bool first_tier = true;
+    for (const AppliedTier& t : line.tiers) {
+      if (!first_tier) out += ',';
+      first_tier = false;
+      out += "{\"amount\":";
+      AppendJsonString(t.amount.ToString(), out);
+      out += ",\"quantity\":";
+      AppendJsonString(t.quantity.ToString(), out);
+      out += ",\"start\":";
+      AppendJsonString(t.start.ToString(), out);
+      out += ",\"unitPrice\":";
+      AppendJsonString(t.unit_price.ToString(), out);
+      out += '}';
+    }
+    out += "],\"unit\":";
+    AppendJsonString(line.unit, out);
+    out += '}';
+  }
+  out += ']';
+}
+
+// An invoice (or an estimate: no id, number or issue time) as a JSON object.
+absl::Status AppendInvoiceJson(const Invoice& invoice, std::string& out) {
   const int digits = MinorUnits(invoice.currency);
-  nlohmann::json lines = LinesJson(invoice.lines, digits);
   STACKBILL_ASSIGN_OR_RETURN(nlohmann::json customers, CustomerSubtotals(invoice, digits));
-  return nlohmann::json{
-      {"id",
-       invoice.number.empty() ? nlohmann::json(nullptr) : nlohmann::json(invoice.id.ToString())},
-      {"number", invoice.number.empty() ? nlohmann::json(nullptr) : nlohmann::json(invoice.number)},
-      {"period", invoice.period.ToString()},
-      {"billTo", BillToJson(invoice.bill_to)},
-      {"currency", invoice.currency},
-      {"issuedAt", invoice.number.empty() ? nlohmann::json(nullptr)
-                                          : nlohmann::json(invoice.issued_at.ToString())},
-      {"customers", std::move(customers)},
-      {"lines", std::move(lines)},
-      {"total", invoice.total.ToString(digits)}};
+  const bool issued = !invoice.number.empty();
+  out.reserve(out.size() + 640 * invoice.lines.size());  // a line is 550–650 bytes
+  out += "{\"billTo\":";
+  out += BillToJson(invoice.bill_to).dump();
+  out += ",\"currency\":";
+  AppendJsonString(invoice.currency, out);
+  out += ",\"customers\":";
+  out += customers.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  out += ",\"id\":";
+  AppendJsonNullOr(issued ? std::optional(invoice.id.ToString()) : std::nullopt, out);
+  out += ",\"issuedAt\":";
+  AppendJsonNullOr(issued ? std::optional(invoice.issued_at.ToString()) : std::nullopt, out);
+  out += ",\"lines\":";
+  AppendLinesJson(invoice.lines, digits, out);
+  out += ",\"number\":";
+  AppendJsonNullOr(issued ? std::optional(invoice.number) : std::nullopt, out);
+  out += ",\"period\":";
+  AppendJsonString(invoice.period.ToString(), out);
+  out += ",\"total\":";
+  AppendJsonString(invoice.total.ToString(digits), out);
+  out += '}';
+  return absl::OkStatus();
 }
 
 // The invoice's lines as CSV, one row per line; text cells neutralised
@@ -484,8 +539,9 @@ HttpResponse CsvResponse(std::string body) {
 absl::StatusOr<HttpResponse> InvoiceResponse(const RequestContext& ctx, const Invoice& invoice) {
   STACKBILL_ASSIGN_OR_RETURN(const bool csv, WantsCsv(ctx));
   if (csv) return CsvResponse(InvoiceCsv(invoice));
-  STACKBILL_ASSIGN_OR_RETURN(nlohmann::json body, InvoiceJson(invoice));
-  return JsonResponse(200, body);
+  std::string body;
+  STACKBILL_RETURN_IF_ERROR(AppendInvoiceJson(invoice, body));
+  return HttpResponse::Json(200, std::move(body));
 }
 
 // The reconciliation export (SPEC §5): a row per line × day × stack ×
@@ -565,26 +621,42 @@ absl::StatusOr<HttpResponse> StatementsResponse(const RequestContext& ctx,
     }
     return CsvResponse(std::move(out));
   }
-  nlohmann::json items = nlohmann::json::array();
-  for (const Statement& st : statements) {
+  std::string body = "{\"value\":[";
+  for (std::size_t i = 0; i < statements.size(); ++i) {
+    const Statement& st = statements[i];
     const int digits = MinorUnits(st.currency);
-    nlohmann::json sheet = nullptr;
+    if (i > 0) body += ',';
+    body += "{\"asOf\":";
+    AppendJsonString(st.as_of.ToString(), body);
+    body += ",\"currency\":";
+    AppendJsonString(st.currency, body);
+    body += ",\"customerId\":";
+    AppendJsonString(st.customer_directory_id.ToString(), body);
+    body += ",\"customerName\":";
+    AppendJsonString(st.customer_name, body);
+    body += ",\"lines\":";
+    AppendLinesJson(st.lines, digits, body);
+    body += ",\"partnerId\":";
+    AppendJsonString(st.partner_id, body);
+    body += ",\"period\":";
+    AppendJsonString(st.period.ToString(), body);
+    body += st.period_closed ? ",\"periodState\":\"Closed\"" : ",\"periodState\":\"Open\"";
+    body += ",\"priceSheet\":";
     if (st.price_sheet) {
-      sheet = {{"currency", st.price_sheet->currency},
-               {"effectiveDate", st.price_sheet->effective_date.ToString().substr(0, 10)}};
+      body += "{\"currency\":";
+      AppendJsonString(st.price_sheet->currency, body);
+      body += ",\"effectiveDate\":";
+      AppendJsonString(st.price_sheet->effective_date.ToString().substr(0, 10), body);
+      body += '}';
+    } else {
+      body += "null";
     }
-    items.push_back({{"partnerId", st.partner_id},
-                     {"customerId", st.customer_directory_id.ToString()},
-                     {"customerName", st.customer_name},
-                     {"period", st.period.ToString()},
-                     {"periodState", st.period_closed ? "Closed" : "Open"},
-                     {"asOf", st.as_of.ToString()},
-                     {"currency", st.currency},
-                     {"priceSheet", std::move(sheet)},
-                     {"lines", LinesJson(st.lines, digits)},
-                     {"total", st.total.ToString(digits)}});
+    body += ",\"total\":";
+    AppendJsonString(st.total.ToString(digits), body);
+    body += '}';
   }
-  return JsonResponse(200, {{"value", std::move(items)}});
+  body += "]}";
+  return HttpResponse::Json(200, std::move(body));
 }
 
 // The stable per-period export (SPEC §5): every line of the period's
@@ -603,12 +675,15 @@ absl::StatusOr<HttpResponse> PeriodExportResponse(const RequestContext& ctx, Yea
     }
     return CsvResponse(std::move(out));
   }
-  nlohmann::json items = nlohmann::json::array();
-  for (const Invoice& invoice : invoices) {
-    STACKBILL_ASSIGN_OR_RETURN(nlohmann::json json, InvoiceJson(invoice));
-    items.push_back(std::move(json));
+  std::string body = "{\"invoices\":[";
+  for (std::size_t i = 0; i < invoices.size(); ++i) {
+    if (i > 0) body += ',';
+    STACKBILL_RETURN_IF_ERROR(AppendInvoiceJson(invoices[i], body));
   }
-  return JsonResponse(200, {{"period", period.ToString()}, {"invoices", std::move(items)}});
+  body += "],\"period\":";
+  AppendJsonString(period.ToString(), body);
+  body += '}';
+  return HttpResponse::Json(200, std::move(body));
 }
 
 nlohmann::json PeriodJson(const BillingPeriodState& p) {

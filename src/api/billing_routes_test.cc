@@ -149,10 +149,13 @@ TEST_F(BillingRoutesTest, AClosedMonthIssuesInvoicesReadAsJsonAndCsvByTheBillToC
                      R"(","period":"2026-12","amount":-0.5,"currency":"USD","reason":"credit"})")
                 .code,
             "AuthorizationFailed");
-  Reply adjusted =
-      Send("POST", "/v1/adjustments", "admin",
-           R"({"subscriptionId":")" + kFabrikamCsp.ToString() +
-               R"(","period":"2026-12","amount":-0.5,"currency":"USD","reason":"credit"})");
+  // Its reason is text the invoice's JSON (written without a DOM) must
+  // escape: quotes, a backslash, a newline, a tab, markup.
+  const std::string reason = "credit \"goodwill\" \\ <img src=x onerror=alert(1)>\n\ttab";
+  Reply adjusted = Send("POST", "/v1/adjustments", "admin",
+                        R"({"subscriptionId":")" + kFabrikamCsp.ToString() +
+                            R"(","period":"2026-12","amount":-0.5,"currency":"USD","reason":)" +
+                            nlohmann::json(reason).dump() + "}");
   ASSERT_EQ(adjusted.status, 201) << adjusted.text;
   EXPECT_EQ(adjusted.body["amount"], "-0.50");
 
@@ -175,6 +178,12 @@ TEST_F(BillingRoutesTest, AClosedMonthIssuesInvoicesReadAsJsonAndCsvByTheBillToC
   EXPECT_EQ(invoice.body["total"], "1.13");
   ASSERT_EQ(invoice.body["lines"].size(), 2u);
   EXPECT_EQ(invoice.body["lines"][1]["flags"][0], "Adjustment");
+  EXPECT_EQ(invoice.body["lines"][1]["description"], reason);
+  EXPECT_TRUE(invoice.body["lines"][1]["meterId"].is_null());
+  EXPECT_TRUE(invoice.body["lines"][1]["lateUsageMonth"].is_null());
+  EXPECT_EQ(invoice.body["lines"][0]["lineNo"], 1);
+  EXPECT_EQ(invoice.body["id"], closed.body["invoices"][0]["id"]);
+  EXPECT_EQ(invoice.body["billTo"]["partnerId"], "contoso");
   EXPECT_EQ(invoice.body["lines"][0]["tenantId"], kTenant.ToString());
   Reply csv = Send("GET", "/v1/invoices/" + number + "?format=csv", "contoso-admin");
   ASSERT_EQ(csv.status, 200);

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <map>
+#include <numeric>
+#include <optional>
 #include <set>
 #include <tuple>
 #include <utility>
@@ -243,13 +245,26 @@ RatedUsage Negated(RatedUsage rated) {
 // Sorts lines as an invoice prints them: by customer, subscription, meter;
 // the period's own usage before late lines, adjustments last.
 void SortLines(std::vector<InvoiceLine>& lines) {
-  auto rank = [](const InvoiceLine& l) {
-    return std::make_tuple(l.adjustment, l.customer_name, l.subscription_name, l.subscription_id,
-                           l.late_usage_month.has_value(), l.late_usage_month.value_or(YearMonth()),
-                           l.meter_name, l.meter_id, l.zero_rated, l.description);
+  // The rank refers to the line's own fields (no copies), and the lines are
+  // ordered by index, then moved once each: an invoice may have tens of
+  // thousands of lines, each with several strings.
+  using Rank =
+      std::tuple<bool, const std::string&, const std::string&, const Guid&, bool, YearMonth,
+                 const std::string&, const std::optional<Guid>&, bool, const std::string&>;
+  auto rank = [&lines](std::size_t i) {
+    const InvoiceLine& l = lines[i];
+    return Rank(l.adjustment, l.customer_name, l.subscription_name, l.subscription_id,
+                l.late_usage_month.has_value(), l.late_usage_month.value_or(YearMonth()),
+                l.meter_name, l.meter_id, l.zero_rated, l.description);
   };
-  std::stable_sort(lines.begin(), lines.end(),
-                   [&](const InvoiceLine& a, const InvoiceLine& b) { return rank(a) < rank(b); });
+  std::vector<std::size_t> order(lines.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return rank(a) < rank(b); });
+  std::vector<InvoiceLine> sorted;
+  sorted.reserve(lines.size());
+  for (std::size_t i : order) sorted.push_back(std::move(lines[i]));
+  lines = std::move(sorted);
 }
 
 std::string MissingPriceMessage(const std::set<MissingPrice>& missing, const LineFactory& names) {
