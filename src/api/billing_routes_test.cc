@@ -394,6 +394,15 @@ TEST_F(BillingRoutesTest, CustomerStatementsRateAtThePartnersPricesAndClosedPeri
       exported_csv.text);  // stable
   EXPECT_EQ(Send("GET", "/v1/billingPeriods/2026-12/export", "fabrikam-owner").code,
             "AuthorizationFailed");
+  // Another partner's export holds none of Contoso's invoices; nor do its
+  // statements or customer prices show Contoso's.
+  Reply other = Send("GET", "/v1/billingPeriods/2026-12/export", "northwind");
+  ASSERT_EQ(other.status, 200) << other.text;
+  EXPECT_TRUE(other.body["invoices"].empty()) << other.text;
+  EXPECT_EQ(Send("GET", statements, "northwind").code, "PartnerNotFound");
+  Reply sheets = Send("GET", "/v1/priceSheets?customersOf=contoso", "northwind");
+  ASSERT_EQ(sheets.status, 200) << sheets.text;
+  EXPECT_TRUE(sheets.body["value"].empty()) << sheets.text;
   // The close locked the customer sheet in force: the closed month's
   // statements keep their prices.
   EXPECT_EQ(Send("PUT", sheet, "contoso-admin", R"({"markup":"1"})").code, "PriceSheetLocked");
