@@ -11,7 +11,8 @@
 #     for the subscription with the most usage — REQUESTS times (default 200)
 #     on one connection: p50 and p99;
 #   * a month of GET /v1/usage grouped by subscription and meter over the
-#     whole store, in one page ($top=100000), 20 times: p50 and the slowest.
+#     whole store, in one page ($top=100000), V1_REQUESTS times (default
+#     20): p50, p99 and the slowest.
 # PERF_OUT=FILE records `perf record -g` of serve during the page requests.
 # BENCH_DIR=DIR keeps the loaded store in DIR, and a later run with the same
 # DIR (and world) measures it again without loading it (the store is
@@ -31,7 +32,7 @@ else
 fi
 server_pid=
 cleanup() {
-  [ -n "$server_pid" ] && kill -TERM "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  [ -n "$server_pid" ] && kill -TERM "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
   [ -n "${BENCH_DIR:-}" ] || rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -106,11 +107,12 @@ if [ -n "${PERF_OUT:-}" ]; then  # profile serve while it answers the pages
 fi
 curl_times "$commerce" "$requests" >"$dir/commerce.times"
 [ -n "$perf_pid" ] && kill -INT "$perf_pid" && wait "$perf_pid" || true
-curl_times "$v1" 20 >"$dir/v1.times"
+curl_times "$v1" "${V1_REQUESTS:-20}" >"$dir/v1.times"
 v1_body=$(curl -s --cacert "$dir/tls/cert.pem" -H "Authorization: Bearer $token" "$v1")
 jq -e 'has("nextLink") | not' <<<"$v1_body" >/dev/null || fail "the month of /v1/usage is not one page"
 v1_rows=$(jq '.value | length' <<<"$v1_body")
-printf '{"load_seconds":%s,"records":%d,"subscription":"%s","subscription_records":%d,"page_items":%d,"page_p50_ms":%s,"page_p99_ms":%s,"v1_usage_rows":%d,"v1_usage_p50_ms":%s,"v1_usage_max_ms":%s}\n' \
+printf '{"load_seconds":%s,"records":%d,"subscription":"%s","subscription_records":%d,"page_items":%d,"page_p50_ms":%s,"page_p99_ms":%s,"v1_usage_rows":%d,"v1_usage_p50_ms":%s,"v1_usage_p99_ms":%s,"v1_usage_max_ms":%s}\n' \
   "${load_seconds:-null}" "$records" "$subscription" "$sub_records" "$items" \
   "$(percentile 50 <"$dir/commerce.times")" "$(percentile 99 <"$dir/commerce.times")" \
-  "$v1_rows" "$(percentile 50 <"$dir/v1.times")" "$(percentile 100 <"$dir/v1.times")"
+  "$v1_rows" "$(percentile 50 <"$dir/v1.times")" "$(percentile 99 <"$dir/v1.times")" \
+  "$(percentile 100 <"$dir/v1.times")"
