@@ -497,7 +497,7 @@ class SqliteBillingStore final : public BillingStore {
         billed.zero_rated = stmt.ReadBool();
         billed.quantity = stmt.ReadDecimal<QuantityTraits>();
         STACKBILL_RETURN_IF_ERROR(stmt.read_status());
-        rows.push_back(std::move(billed));
+        rows.push_back(billed);
       }
     }));
     return rows;
