@@ -89,10 +89,8 @@ case $schema in primary-key | store-indexes) ;; *) die "PG_BASELINE_SCHEMA: prim
 [[ $sessions =~ ^[1-9][0-9]*$ ]] || die "SESSIONS must be a positive integer, not '$sessions'"
 [[ -d $data_dir ]] || die "no such directory: $data_dir"
 
-pgbin=/usr/lib/postgresql/15/bin
-for tool in initdb pg_ctl postgres psql; do
-  [[ -x $pgbin/$tool ]] || die "PostgreSQL 15 not found: $pgbin/$tool is missing (apt-get install postgresql-15)"
-done
+# shellcheck source=bench/baseline/pg_server.sh
+source "$(dirname "$0")/baseline/pg_server.sh"
 command -v jq >/dev/null || die "jq is required"
 command -v perl >/dev/null || die "perl is required"
 
@@ -110,18 +108,9 @@ done
 
 # --- The temporary directory, the server's user, the cleanup ---------------
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/pg_baseline.XXXXXX")
-pgdata=$tmp/pgdata
-server_started=0
+pg_server_init pg_baseline
+tmp=$pg_tmp
 session_pids=()
-
-as_pg() { "$@"; }
-if [[ $(id -u) -eq 0 ]]; then
-  id postgres >/dev/null 2>&1 || die "running as root, but there is no 'postgres' user to run the server"
-  chown postgres: "$tmp"
-  as_pg() { runuser -u postgres -- "$@"; }
-  as_pg test -w "$tmp" || die "user postgres cannot write to $tmp (is a parent directory closed?)"
-fi
 
 cleanup() {
   local rc=$?
@@ -129,27 +118,14 @@ cleanup() {
   for pid in "${session_pids[@]}"; do
     kill "$pid" 2>/dev/null || true
   done
-  if ((server_started)); then
-    (cd "$tmp" && as_pg "$pgbin/pg_ctl" -D "$pgdata" -m fast -w stop >/dev/null 2>&1) ||
-      log "warning: could not stop the server in $pgdata"
-  fi
-  if ((rc != 0)) && [[ -f $tmp/server.log ]]; then
-    log "server log (last lines):"
-    tail -n 20 "$tmp/server.log" >&2 || true
-  fi
+  pg_server_stop
+  ((rc == 0)) || pg_server_log_tail
   rm -rf "$tmp"
   exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-fs_type=$(stat -f -c %T "$tmp")
-if [[ $fs_type == tmpfs || $fs_type == ramfs ]]; then
-  [[ ${PG_BASELINE_ALLOW_TMPFS:-0} == 1 ]] ||
-    die "$tmp is on $fs_type, where fsync costs nothing; set TMPDIR to a directory on disk (or PG_BASELINE_ALLOW_TMPFS=1)"
-  log "warning: $tmp is on $fs_type: fsync is free, the figures are not like-for-like"
-fi
 
 # --- Untimed preparation: NDJSON -> COPY text files, one per session --------
 #
@@ -267,51 +243,11 @@ done
 
 # --- The server ----------------------------------------------------------
 
-port=
-p=$((20000 + RANDOM % 40000))
-for ((try = 0; try < 200; try++)); do
-  if ! (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-    port=$p
-    break
-  fi
-  p=$((p >= 60000 ? 20000 : p + 1))
-done
-[[ -n $port ]] || die "no free TCP port found on 127.0.0.1"
-
-log "initdb in $pgdata"
-(cd "$tmp" && as_pg "$pgbin/initdb" -D "$pgdata" -U bench --auth=trust -E UTF8 --locale=C \
-  --no-instructions >"$tmp/initdb.log" 2>&1) || {
-  cat "$tmp/initdb.log" >&2
-  die "initdb failed"
-}
-as_pg mkdir "$tmp/sock"
 sq() { printf "'%s'" "${1//\'/\'\'}"; }
-cat >>"$pgdata/postgresql.conf" <<EOF
-
-# pg_baseline.sh: default durability, modest memory
-listen_addresses = '127.0.0.1'
-port = $port
-unix_socket_directories = $(sq "$tmp/sock")
-fsync = on
-synchronous_commit = on
-full_page_writes = on
+pg_server_start "
+# pg_baseline.sh: modest memory
 shared_buffers = 256MB
-max_wal_size = 4GB
-timezone = 'UTC'
-datestyle = 'iso, ymd'
-EOF
-
-log "starting PostgreSQL 15 on 127.0.0.1:$port"
-server_started=1
-(cd "$tmp" && as_pg "$pgbin/pg_ctl" -D "$pgdata" -l "$tmp/server.log" -w -t 60 start >/dev/null) ||
-  die "the server did not start"
-
-export PGHOST=127.0.0.1 PGPORT=$port PGUSER=bench PGDATABASE=bench
-export PGTZ=UTC PGDATESTYLE=ISO PGCLIENTENCODING=UTF8 PGOPTIONS=
-unset PGSERVICE PGSERVICEFILE PGPASSFILE PGSSLMODE PGHOSTADDR
-psql_() { "$pgbin/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
-
-psql_ -d postgres -c "CREATE DATABASE bench"
+max_wal_size = 4GB"
 log "schema: $schema"
 
 # --- Schema --------------------------------------------------------------
