@@ -36,7 +36,8 @@ constexpr char kConfigHelp[] =
     "true|false), public-url (STACKBILL_PUBLIC_URL), max-body-bytes (STACKBILL_MAX_BODY_BYTES), "
     "threads (STACKBILL_THREADS), keep-alive-max-requests, keep-alive-timeout, read-timeout, "
     "write-timeout (seconds), page-size, auto-close (on|off), auto-close-grace (hours; billing "
-    "periods close by themselves that long after the month ends) (STACKBILL_ + the key in upper "
+    "periods close by themselves that long after the month ends), durability (normal|full) "
+    "(STACKBILL_ + the key in upper "
     "case with '_'). TLS is "
     "required "
     "unless --insecure-http, which is refused on anything but a loopback address. /healthz and "
@@ -124,7 +125,7 @@ int Serve(const ServeArgs& args, const std::vector<std::pair<std::string, std::s
                   config.db);
     return 1;
   }
-  auto store = OpenStore(config.db);
+  auto store = OpenStore(config.db, config.durability_full);
   if (!store.ok()) {
     spdlog::error("serve: cannot open {}: {}", config.db, Message(store.status()));
     return 1;
@@ -308,6 +309,9 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
        "Close billing periods by themselves after the grace (default on)"},
       {"--auto-close-grace", "auto-close-grace", "HOURS",
        "Hours after a month's end (UTC) before it closes by itself (default 72)"},
+      {"--durability", "durability", "normal|full",
+       "normal: an acknowledged record survives kill -9 of serve (R10); full: power loss too, "
+       "every commit fsynced (default normal)"},
   };
   auto values = std::make_shared<std::vector<std::string>>(std::size(kFlags));
   std::vector<CLI::Option*> options;

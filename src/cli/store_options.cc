@@ -6,8 +6,10 @@
 
 namespace stackbill {
 
-absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& path) {
-  return OpenSqliteStore(SqliteOptions{.path = path});
+absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& path, bool durability_full) {
+  SqliteOptions options{.path = path};
+  if (durability_full) options.durability = SqliteOptions::Durability::kFull;
+  return OpenSqliteStore(options);
 }
 
 Timestamp WallClockNow() {

@@ -13,8 +13,10 @@
 namespace stackbill {
 
 // Opens (creating when missing) the SQLite store at `path`. PostgreSQL URLs
-// arrive with the PostgreSQL backend.
-absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& path);
+// arrive with the PostgreSQL backend. `durability_full` (R10): every commit
+// survives power loss too, not only a crash of the process.
+absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& path,
+                                                 bool durability_full = false);
 
 // The current UTC time from the system clock.
 Timestamp WallClockNow();

@@ -67,7 +67,8 @@ const std::vector<std::string_view>& ServeConfigKeys() {
                                                       "quarantine-quota",
                                                       "reroute-interval",
                                                       "auto-close",
-                                                      "auto-close-grace"};
+                                                      "auto-close-grace",
+                                                      "durability"};
   return kKeys;
 }
 
@@ -129,6 +130,14 @@ absl::Status SetServeConfigValue(ServeConfig& config, std::string_view key, std:
       config.auto_close = false;
     } else {
       return Invalid(source, "auto-close = '" + std::string(value) + "' is not on or off");
+    }
+  } else if (key == "durability") {
+    if (value == "normal") {
+      config.durability_full = false;
+    } else if (value == "full") {
+      config.durability_full = true;
+    } else {
+      return Invalid(source, "durability = '" + std::string(value) + "' is not normal or full");
     }
   } else if (key == "auto-close-grace") {
     return ParseInt(value, 0, 24 * 366, config.auto_close_grace_hours, source, key);

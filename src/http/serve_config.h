@@ -63,6 +63,10 @@ struct ServeConfig {
   // (SPEC §5: 72), unless auto-close is off.
   bool auto_close = true;
   int auto_close_grace_hours = 72;
+  // R10: an acknowledged record survives kill -9 of the server ("normal":
+  // SQLite's synchronous=NORMAL in WAL mode); "full" adds power loss (every
+  // commit fsynced: synchronous=FULL).
+  bool durability_full = false;
   ServerOptions server;
 };
 

@@ -45,6 +45,19 @@ page-size = 25
   EXPECT_EQ(config.page_size, 25);
 }
 
+// R10: durability=full survives power loss too; normal (the default)
+// survives kill -9 of the server.
+TEST(ServeConfigTest, DurabilityIsNormalOrFull) {
+  ServeConfig config;
+  EXPECT_FALSE(config.durability_full);
+  ASSERT_TRUE(ApplyServeConfigFile(config, "durability = full\n", "f").ok());
+  EXPECT_TRUE(config.durability_full);
+  ASSERT_TRUE(SetServeConfigValue(config, "durability", "normal", "--durability").ok());
+  EXPECT_FALSE(config.durability_full);
+  EXPECT_EQ(ErrorCode(SetServeConfigValue(config, "durability", "paranoid", "--durability")),
+            "InvalidConfiguration");
+}
+
 TEST(ServeConfigTest, AutomaticClosingCanBeSwitchedOffAndItsGraceSet) {
   ServeConfig config;
   EXPECT_TRUE(config.auto_close);
