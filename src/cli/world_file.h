@@ -113,7 +113,8 @@ struct WorldRegistration {
 // A price sheet version (SPEC §5), applied with PUT /v1/priceSheets/….
 // (clang-tidy sees nlohmann::json's copy, which allocates, behind the
 // implicit members; a failed allocation ends the CLI anyway.)
-struct WorldPriceSheet {  // NOLINT(bugprone-exception-escape)
+// NOLINTNEXTLINE(bugprone-exception-escape)
+struct WorldPriceSheet {
   std::optional<OfferType> offer;    // an offer type's list, or
   std::optional<PartnerId> partner;  // a partner's overrides
   std::string currency;
