@@ -108,24 +108,9 @@ done
 
 # --- The temporary directory, the server's user, the cleanup ---------------
 
+pg_server_traps
 pg_server_init pg_baseline
 tmp=$pg_tmp
-session_pids=()
-
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  for pid in "${session_pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-  done
-  pg_server_stop
-  ((rc == 0)) || pg_server_log_tail
-  rm -rf "$tmp"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # --- Untimed preparation: NDJSON -> COPY text files, one per session --------
 #

@@ -3,9 +3,11 @@
 # bench/baseline/postgresql.sh; not run on its own. A throw-away PostgreSQL 15 server
 # for one benchmark run: initdb in a fresh directory, a free port on
 # 127.0.0.1, default durability. The caller defines log MESSAGE and die
-# MESSAGE, has `set -euo pipefail`, and calls pg_server_stop and removes
-# $pg_tmp from its EXIT trap (also on failure).
+# MESSAGE, has `set -euo pipefail`, and calls pg_server_traps before
+# pg_server_init.
 #
+#   pg_server_traps         the EXIT/INT/TERM traps: kill the PIDs in session_pids,
+#                           stop the server, its log's tail on failure, remove pg_tmp.
 #   pg_server_init PREFIX   makes pg_tmp=$(mktemp -d ${TMPDIR:-/tmp}/PREFIX.XXXXXX) and
 #                           pgdata=$pg_tmp/pgdata; as root, initdb/pg_ctl/postgres run as
 #                           the `postgres` user (as_pg) and it owns pg_tmp. Refuses a
@@ -108,4 +110,23 @@ pg_server_log_tail() {
     log "server log (last lines):"
     tail -n 20 "$pg_tmp/server.log" >&2 || true
   fi
+}
+
+session_pids=()
+pg_server_cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  for pid in "${session_pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  pg_server_stop
+  ((rc == 0)) || pg_server_log_tail
+  [[ -z $pg_tmp ]] || rm -rf "$pg_tmp"
+  exit "$rc"
+}
+
+pg_server_traps() {
+  trap pg_server_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
 }

@@ -71,21 +71,7 @@ baseline_args "$@"
 sessions=${PG_SESSIONS:-2}
 [[ $sessions =~ ^[1-9][0-9]*$ ]] || die "PG_SESSIONS must be a positive integer, not '$sessions'"
 
-session_pids=()
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  for pid in "${session_pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-  done
-  pg_server_stop
-  ((rc == 0)) || pg_server_log_tail
-  [[ -z $pg_tmp ]] || rm -rf "$pg_tmp"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+pg_server_traps
 
 pg_server_init baseline-postgresql
 work=$pg_tmp/work
