@@ -230,6 +230,15 @@ ApiRequest Get(std::string target, bool paged = false) {
   return {"GET", std::move(target), std::nullopt, paged};
 }
 
+// A GET of `target` with format=csv added to its query, its answer printed
+// as it came.
+ApiRequest CsvGet(std::string target) {
+  target += target.find('?') == std::string::npos ? "?format=csv" : "&format=csv";
+  ApiRequest request = Get(std::move(target));
+  request.raw_answer = true;
+  return request;
+}
+
 void RegisterDirectoryCommands(CLI::App& app, int& exit_code) {
   Noun noun(app, "directory", "Directories (identity realms, like Azure AD tenants)", exit_code);
   noun.Verb(
@@ -915,13 +924,9 @@ void RegisterBillingCommands(CLI::App& app, int& exit_code) {
             "Only the invoices billed to this direct-billed subscription");
       },
       [](const Fields& f) -> absl::StatusOr<ApiRequest> {
-        ApiRequest request =
-            Get("/v1/billingPeriods/" + f.Segment("period") + "/export" +
-                QueryOf(f, {{"partnerId", "partnerId"}, {"subscriptionId", "subscriptionId"}}));
-        request.target += request.target.find('?') == std::string::npos ? "?" : "&";
-        request.target += "format=csv";
-        request.raw_answer = true;
-        return request;
+        return CsvGet(
+            "/v1/billingPeriods/" + f.Segment("period") + "/export" +
+            QueryOf(f, {{"partnerId", "partnerId"}, {"subscriptionId", "subscriptionId"}}));
       });
 
   Noun invoice(app, "invoice", "Invoices to CSP partners and direct-billed subscriptions",
@@ -947,9 +952,7 @@ void RegisterBillingCommands(CLI::App& app, int& exit_code) {
       "export", "Print an invoice's lines as CSV (GET /v1/invoices/{id}?format=csv)",
       [](CLI::App& v, Fields& f) { Arg(v, f, "invoice", "id", "Invoice number or GUID"); },
       [](const Fields& f) -> absl::StatusOr<ApiRequest> {
-        ApiRequest request = Get("/v1/invoices/" + f.Segment("id") + "?format=csv");
-        request.raw_answer = true;
-        return request;
+        return CsvGet("/v1/invoices/" + f.Segment("id"));
       });
   invoice.Verb(
       "reconcile",
@@ -957,9 +960,7 @@ void RegisterBillingCommands(CLI::App& app, int& exit_code) {
       "amounts allocated so rows sum to the lines (GET /v1/invoices/{id}/reconciliation)",
       [](CLI::App& v, Fields& f) { Arg(v, f, "invoice", "id", "Invoice number or GUID"); },
       [](const Fields& f) -> absl::StatusOr<ApiRequest> {
-        ApiRequest request = Get("/v1/invoices/" + f.Segment("id") + "/reconciliation?format=csv");
-        request.raw_answer = true;
-        return request;
+        return CsvGet("/v1/invoices/" + f.Segment("id") + "/reconciliation");
       });
   invoice.Verb(
       "estimate", "The running estimate of an open month (GET /v1/invoices/estimate)", whose,
@@ -984,14 +985,11 @@ void RegisterBillingCommands(CLI::App& app, int& exit_code) {
         v.add_flag("--csv", f.values["csv"], "Print the statements' lines as CSV");
       },
       [](const Fields& f) -> absl::StatusOr<ApiRequest> {
-        ApiRequest request = Get("/v1/statements" + QueryOf(f, {{"partnerId", "partnerId"},
-                                                                {"period", "period"},
-                                                                {"customerId", "customerId"}}));
-        if (!f.Get("csv").empty() && f.Get("csv") != "0") {
-          request.target += "&format=csv";
-          request.raw_answer = true;
-        }
-        return request;
+        std::string target = "/v1/statements" + QueryOf(f, {{"partnerId", "partnerId"},
+                                                            {"period", "period"},
+                                                            {"customerId", "customerId"}});
+        if (!f.Get("csv").empty() && f.Get("csv") != "0") return CsvGet(std::move(target));
+        return Get(std::move(target));
       });
 
   Noun adjustment(app, "adjustment", "Credits and debits on an open period's invoice", exit_code);
