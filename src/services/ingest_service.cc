@@ -87,8 +87,8 @@ struct IngestService::Prepared {
 // Group commit (R10 at speed): the requests that arrive while one transaction
 // is being written wait and share the next. The first waiting request leads:
 // it takes the queue's head group — consecutive requests routed with the same
-// history version, up to max_group_records — writes it as one IngestWrite,
-// hands each request its part of the result, and leads again only while its
+// history version, up to max_group_records — writes it in one transaction,
+// hands each request its result, and leads again only while its
 // own request is still waiting.
 class IngestService::GroupCommitter {
  public:
@@ -134,64 +134,21 @@ class IngestService::GroupCommitter {
       queue_.erase(queue_.begin());
     }
     lock.unlock();
-    Write(group, version);
+    Write(group);
     lock.lock();
     for (Slot* s : group) s->done = true;
   }
 
-  void Write(std::span<Slot* const> group, std::optional<std::int64_t> version) {
-    if (group.size() == 1) {
-      group[0]->result = usage_.WriteIngest(*group[0]->write);
-      return;
-    }
-    std::vector<UsageRecord> records;
-    std::vector<std::string_view> raw_texts;
-    std::vector<std::int64_t> replay_of;
-    std::vector<QuarantineEntry> quarantine;
-    bool any_replay = false;
-    for (const Slot* s : group) any_replay = any_replay || !s->write->replay_of.empty();
-    for (const Slot* s : group) {
-      const IngestWrite& w = *s->write;
-      records.insert(records.end(), w.records.begin(), w.records.end());
-      raw_texts.insert(raw_texts.end(), w.raw_texts.begin(), w.raw_texts.end());
-      if (any_replay) {
-        if (w.replay_of.empty()) {
-          replay_of.insert(replay_of.end(), w.records.size(), 0);
-        } else {
-          replay_of.insert(replay_of.end(), w.replay_of.begin(), w.replay_of.end());
-        }
-      }
-      quarantine.insert(quarantine.end(), w.quarantine.begin(), w.quarantine.end());
-    }
-    IngestWrite merged;
-    merged.records = records;
-    merged.raw_texts = raw_texts;
-    merged.replay_of = replay_of;
-    merged.quarantine = quarantine;
-    merged.received_at = group.back()->write->received_at;
-    merged.history_version = version;
-    absl::StatusOr<IngestWriteResult> result = usage_.WriteIngest(merged);
-    std::size_t record_at = 0;
-    std::size_t quarantine_at = 0;
-    for (Slot* s : group) {
-      if (!result.ok()) {
-        s->result = result.status();
-        continue;
-      }
-      const std::size_t n = s->write->records.size();
-      const std::size_t q = s->write->quarantine.size();
-      IngestWriteResult part;
-      part.outcomes.assign(result->outcomes.begin() + static_cast<std::ptrdiff_t>(record_at),
-                           result->outcomes.begin() + static_cast<std::ptrdiff_t>(record_at + n));
-      part.conflict_ids.assign(
-          result->conflict_ids.begin() + static_cast<std::ptrdiff_t>(record_at),
-          result->conflict_ids.begin() + static_cast<std::ptrdiff_t>(record_at + n));
-      part.quarantine_ids.assign(
-          result->quarantine_ids.begin() + static_cast<std::ptrdiff_t>(quarantine_at),
-          result->quarantine_ids.begin() + static_cast<std::ptrdiff_t>(quarantine_at + q));
-      record_at += n;
-      quarantine_at += q;
-      s->result = std::move(part);
+  // One transaction for the group (UsageStore::WriteIngestGroup), each
+  // request's write as it prepared it.
+  void Write(std::span<Slot* const> group) {
+    std::vector<const IngestWrite*> writes;
+    writes.reserve(group.size());
+    for (const Slot* s : group) writes.push_back(s->write);
+    absl::StatusOr<std::vector<IngestWriteResult>> results = usage_.WriteIngestGroup(writes);
+    for (std::size_t i = 0; i < group.size(); ++i) {
+      group[i]->result = results.ok() ? absl::StatusOr<IngestWriteResult>(std::move((*results)[i]))
+                                      : absl::StatusOr<IngestWriteResult>(results.status());
     }
   }
 
@@ -372,6 +329,11 @@ absl::StatusOr<IngestWriteResult> IngestService::PrepareAndCommit(
     if (quarantine_failures) write.quarantine = prepared.quarantine;
     write.received_at = now;
     write.history_version = prepared.history_version;
+    // The store's own preparation (e.g. summing the rollups) on this thread,
+    // while another request's write holds the store's writer.
+    const std::unique_ptr<PreparedIngest> store_prepared =
+        store_.usage().PrepareIngest(write.records);
+    write.prepared = store_prepared.get();
     absl::StatusOr<IngestWriteResult> result = committer_->Submit(write);
     if (!IsHistoryChanged(result.status()) || attempt + 1 >= kMaxHistoryRetries) {
       if (IsHistoryChanged(result.status())) {

@@ -21,6 +21,17 @@ std::string_view ToString(UsageOutcome outcome) {
   return "Unknown";
 }
 
+absl::StatusOr<IngestWriteResult> UsageStore::WriteIngest(const IngestWrite& write) {
+  const IngestWrite* const group[] = {&write};
+  absl::StatusOr<std::vector<IngestWriteResult>> results = WriteIngestGroup(group);
+  if (!results.ok()) return results.status();
+  return std::move(results->front());
+}
+
+std::unique_ptr<PreparedIngest> UsageStore::PrepareIngest(std::span<const UsageRecord>) {
+  return nullptr;
+}
+
 PriceSheetOwner PriceSheetOwner::Offer(OfferType offer) {
   PriceSheetOwner owner;
   owner.kind = Kind::kOffer;

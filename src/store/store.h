@@ -556,8 +556,16 @@ struct QuarantineEntry {
   friend bool operator==(const QuarantineEntry&, const QuarantineEntry&) = default;
 };
 
-// One ingest request's (or a group commit's) write: accepted-to-be records,
-// the records that failed validation, and the checks that must hold at commit.
+// What a store works out about an ingest write's records before their
+// transaction, on the caller's thread (UsageStore::PrepareIngest), so that
+// the write, which a store serializes, does less (issue 8).
+class PreparedIngest {
+ public:
+  virtual ~PreparedIngest() = default;
+};
+
+// One ingest request's write: accepted-to-be records, the records that failed
+// validation, and the checks that must hold at commit.
 struct IngestWrite {
   std::span<const UsageRecord> records;
   // Parallel to records: each record's raw text, quarantined with
@@ -574,6 +582,8 @@ struct IngestWrite {
   // one (FailedPrecondition / HistoryChanged otherwise, nothing written): the
   // records were routed with that history (R13).
   std::optional<std::int64_t> history_version;
+  // Optional: this store's PrepareIngest(records), used up by the write.
+  PreparedIngest* prepared = nullptr;
 };
 
 struct IngestWriteResult {
@@ -666,7 +676,18 @@ class UsageStore {
   // REQUIRES: raw_texts (and replay_of, when non-empty) parallel to records
   // (InvalidArgument). FailedPrecondition / HistoryChanged as documented on
   // IngestWrite::history_version.
-  virtual absl::StatusOr<IngestWriteResult> WriteIngest(const IngestWrite& write) = 0;
+  absl::StatusOr<IngestWriteResult> WriteIngest(const IngestWrite& write);
+  // Several requests' writes in ONE transaction (a group commit), each as
+  // WriteIngest would write it, in order — a later write's record whose
+  // identity an earlier one accepted is its duplicate — and one result per
+  // write. All or nothing. REQUIRES: a non-empty group, every write with the
+  // same history_version (InvalidArgument).
+  virtual absl::StatusOr<std::vector<IngestWriteResult>> WriteIngestGroup(
+      std::span<const IngestWrite* const> writes) = 0;
+  // Work on `records` that needs no transaction — done by the caller's thread
+  // before the write, for IngestWrite::prepared. None (the default) when the
+  // store has nothing to prepare; the write is exact either way.
+  virtual std::unique_ptr<PreparedIngest> PrepareIngest(std::span<const UsageRecord> records);
 
   // Pending re-routes, oldest first.
   virtual absl::StatusOr<std::vector<RerouteMarker>> ListRerouteMarkers() = 0;

@@ -1488,6 +1488,48 @@ TEST_P(StoreContract, UsageAggregatesAreExactUnderIngestRerouteAndSupersede) {
   write.raw_texts = raw_texts;
   ASSERT_OK(store().usage().WriteIngest(write));
   ExpectAggregatesMatchRecords(store());
+
+  // And so does a write the store prepared (PrepareIngest), both when all its
+  // records are new and when some are duplicates of stored ones or conflict
+  // with them, alone or in a group.
+  std::vector<UsageRecord> more;
+  for (int n = 110; n < 115; ++n) {
+    UsageRecord r = MakeUsage(G(3, 1), n);
+    r.usage_start = Hours(n - 60);
+    r.usage_end = Hours(n - 59);
+    r.reported_time = Hours(91);
+    more.push_back(r);
+  }
+  std::vector<UsageRecord> mixed = {more[0], ingested[0], more[1]};
+  mixed[1].quantity = Q("99");  // conflicts with the stored record
+  mixed[1].content_hash = "hash-99";
+  mixed.push_back(ingested[1]);  // a duplicate
+  const std::vector<std::string_view> more_raw(more.size(), "{}");
+  const std::vector<std::string_view> mixed_raw(mixed.size(), "{}");
+  std::unique_ptr<PreparedIngest> prepared_more = store().usage().PrepareIngest(more);
+  std::unique_ptr<PreparedIngest> prepared_mixed = store().usage().PrepareIngest(mixed);
+  IngestWrite write_more;
+  write_more.records = more;
+  write_more.raw_texts = more_raw;
+  write_more.received_at = Hours(91);
+  write_more.prepared = prepared_more.get();
+  IngestWrite write_mixed;
+  write_mixed.records = mixed;
+  write_mixed.raw_texts = mixed_raw;
+  write_mixed.received_at = Hours(91);
+  write_mixed.prepared = prepared_mixed.get();
+  const IngestWrite* const group[] = {&write_mixed, &write_more};
+  ASSERT_OK_AND_ASSIGN(std::vector<IngestWriteResult> results,
+                       store().usage().WriteIngestGroup(group));
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].outcomes,
+            Outcomes({UsageOutcome::kAccepted, UsageOutcome::kConflictingDuplicate,
+                      UsageOutcome::kAccepted, UsageOutcome::kDuplicate}));
+  // more[0] and more[1] came first in the group's earlier write.
+  EXPECT_EQ(results[1].outcomes,
+            Outcomes({UsageOutcome::kDuplicate, UsageOutcome::kDuplicate, UsageOutcome::kAccepted,
+                      UsageOutcome::kAccepted, UsageOutcome::kAccepted}));
+  ExpectAggregatesMatchRecords(store());
 }
 
 // Pages of `limit` continuing after the last key give the whole result.
@@ -1861,6 +1903,51 @@ TEST_P(StoreContract, StackIngestStatsCountOnlyAcceptedRecords) {
   ASSERT_OK(store().usage().WriteIngest(second.Write()));
   ASSERT_OK_AND_ASSIGN(stats, store().usage().ListStackIngestStats());
   EXPECT_EQ(StatsFields(stats), (Fields{{a, {Hours(101), 3}}, {b, {Hours(100), 1}}}));
+}
+
+// A group commit (WriteIngestGroup): one transaction of several writes, each
+// judged as if written alone after the ones before it, with its own result and
+// its own received_at; refused whole when malformed.
+TEST_P(StoreContract, IngestGroupWritesInOrderAndAllOrNothing) {
+  const Guid a = G(3, 1);
+  const Guid b = G(3, 2);
+  IngestBatch first;
+  first.records = {MakeUsage(a, 1), MakeUsage(a, 2)};
+  first.received_at = Hours(100);
+  IngestBatch second;
+  second.records = {MakeUsage(a, 2), MakeUsage(a, 1, "x"), MakeUsage(b, 1)};
+  second.received_at = Hours(101);
+  second.quarantine = {MakeQuarantine(b, Hours(101), "UnknownMeter")};
+  const IngestWrite w1 = first.Write();
+  const IngestWrite w2 = second.Write();
+  const IngestWrite* const group[] = {&w1, &w2};
+  ASSERT_OK_AND_ASSIGN(std::vector<IngestWriteResult> results,
+                       store().usage().WriteIngestGroup(group));
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].outcomes, Outcomes({UsageOutcome::kAccepted, UsageOutcome::kAccepted}));
+  EXPECT_TRUE(results[0].quarantine_ids.empty());
+  EXPECT_EQ(results[1].outcomes,
+            Outcomes({UsageOutcome::kDuplicate, UsageOutcome::kConflictingDuplicate,
+                      UsageOutcome::kAccepted}));
+  EXPECT_NE(results[1].conflict_ids[1], 0);
+  ASSERT_EQ(results[1].quarantine_ids.size(), 1u);
+  using Fields = std::map<Guid, std::pair<Timestamp, std::int64_t>>;
+  ASSERT_OK_AND_ASSIGN(auto stats, store().usage().ListStackIngestStats());
+  EXPECT_EQ(StatsFields(stats), (Fields{{a, {Hours(100), 2}}, {b, {Hours(101), 1}}}));
+
+  // Malformed groups change nothing.
+  EXPECT_STATUS(store().usage().WriteIngestGroup({}), kInvalidArgument);
+  IngestBatch third;
+  third.records = {MakeUsage(a, 3)};
+  IngestBatch fourth;
+  fourth.records = {MakeUsage(a, 4)};
+  IngestWrite w3 = third.Write();
+  IngestWrite w4 = fourth.Write();
+  w3.history_version = 1;
+  const IngestWrite* const mixed_versions[] = {&w3, &w4};
+  EXPECT_STATUS(store().usage().WriteIngestGroup(mixed_versions), kInvalidArgument);
+  ASSERT_OK_AND_ASSIGN(std::int64_t usage, store().usage().CountUsage({}));
+  EXPECT_EQ(usage, 3);
 }
 
 // R11: a PlatformAdmin's supersession replaces the stored record's content and
