@@ -476,6 +476,7 @@ std::map<std::string, std::vector<Case>> Matrix() {
          R"({"displayName":"New","domains":["new.onmicrosoft.com"],"ownerPartnerId":"owner"})",
          Row("201 201 404 404 403 403 403")}}},
       {"directories.list", {{"all", "/v1/directories", {}, "", Row(everyone)}}},
+      {"me.get", {{"oneself", "/v1/me", {}, "", Row(everyone)}}},
       {"directories.get",
        {{"owner's directory",
          "/v1/directories/" + kOwnerDir.ToString(),

@@ -365,6 +365,18 @@ absl::Status AddManagementRoutes(Router& router, Store& store, const ApiOptions&
              });
 
   // --- audit ----------------------------------------------------------------
+  // Who the token is: its principal, directory and role assignments (what a
+  // client such as the portal shows and asks for).
+  routes.Add("GET", "/v1/me", "me.get",
+             [](const RequestContext& ctx) -> absl::StatusOr<HttpResponse> {
+               nlohmann::json roles = nlohmann::json::array();
+               for (const RoleAssignment& a : ctx.caller.roles) {
+                 roles.push_back(RoleAssignmentJson(a));
+               }
+               return JsonResponse(200, {{"principalId", ctx.caller.principal_id.ToString()},
+                                         {"directoryId", ctx.caller.directory_id.ToString()},
+                                         {"roleAssignments", std::move(roles)}});
+             });
   routes.Add("GET", "/v1/audit", "audit.list",
              [service, page_size](const RequestContext& ctx) -> absl::StatusOr<HttpResponse> {
                auto limit = PageSize(ctx, page_size);

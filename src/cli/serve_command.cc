@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "api/api.h"
+#include "api/portal_routes.h"
 #include "cli/commands.h"
 #include "cli/store_options.h"
 #include "core/error.h"
@@ -37,13 +38,29 @@ constexpr char kConfigHelp[] =
     "true|false), public-url (STACKBILL_PUBLIC_URL), max-body-bytes (STACKBILL_MAX_BODY_BYTES), "
     "threads (STACKBILL_THREADS), keep-alive-max-requests, keep-alive-timeout, read-timeout, "
     "write-timeout (seconds), page-size, auto-close (on|off), auto-close-grace (hours; billing "
-    "periods close by themselves that long after the month ends), durability (normal|full) "
+    "periods close by themselves that long after the month ends), durability (normal|full), "
+    "portal-dir "
     "(STACKBILL_ + the key in upper "
     "case with '_'). TLS is "
     "required "
     "unless --insecure-http, which is refused on anything but a loopback address. /healthz and "
     "/readyz need no token; /metrics needs a PlatformAdmin's. SIGTERM or SIGINT stops accepting "
     "connections and exits 0 once the requests in flight are answered.";
+
+// Where the portal's files are: the configured directory, else
+// ../share/stackbill/portal next to this binary (an installed layout), else
+// the build tree's (STACKBILL_BUILD_PORTAL_DIR, set by CMake).
+std::filesystem::path PortalDir(const std::string& configured) {
+  if (!configured.empty()) return configured;
+  std::error_code error;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (!error) {
+    std::filesystem::path installed =
+        self.parent_path().parent_path() / "share" / "stackbill" / "portal";
+    if (std::filesystem::is_directory(installed, error)) return installed;
+  }
+  return STACKBILL_BUILD_PORTAL_DIR;
+}
 
 // Writes `content` to `path` atomically: a temporary file in the same
 // directory, then rename(2), so a reader never sees a partial file.
@@ -165,6 +182,21 @@ int Serve(const ServeArgs& args, const std::vector<std::pair<std::string, std::s
   auto ingest = std::make_shared<IngestService>(**store, api.ingest);
   auto billing = std::make_shared<BillingService>(**store, api.billing);
   if (routes.ok()) routes = AddApiRoutes(router, **store, api, ingest, billing);
+  if (routes.ok()) {
+    // The portal is optional: without its files the API serves as before.
+    const std::filesystem::path portal_dir = PortalDir(config.portal_dir);
+    absl::StatusOr<PortalAssets> portal = LoadPortalAssets(portal_dir);
+    if (portal.ok()) {
+      spdlog::info("portal: {} files from {}, at /portal/", portal->files.size(),
+                   portal_dir.string());
+      routes = AddPortalRoutes(router, *std::move(portal));
+    } else if (!config.portal_dir.empty()) {
+      spdlog::error("serve: {}", Message(portal.status()));
+      return 1;
+    } else {
+      spdlog::warn("portal: not served: {}", Message(portal.status()));
+    }
+  }
   if (!routes.ok()) {
     spdlog::error("serve: cannot build the routes: {}", Message(routes));
     return 1;
@@ -319,6 +351,9 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
       {"--durability", "durability", "normal|full",
        "normal: an acknowledged record survives kill -9 of serve (R10); full: power loss too, "
        "every commit fsynced (default normal)"},
+      {"--portal-dir", "portal-dir", "DIR",
+       "The web portal's files, served at /portal/ (default: ../share/stackbill/portal next "
+       "to the binary, else the build's)"},
   };
   auto values = std::make_shared<std::vector<std::string>>(std::size(kFlags));
   std::vector<CLI::Option*> options;

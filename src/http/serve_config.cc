@@ -68,7 +68,8 @@ const std::vector<std::string_view>& ServeConfigKeys() {
                                                       "reroute-interval",
                                                       "auto-close",
                                                       "auto-close-grace",
-                                                      "durability"};
+                                                      "durability",
+                                                      "portal-dir"};
   return kKeys;
 }
 
@@ -139,6 +140,8 @@ absl::Status SetServeConfigValue(ServeConfig& config, std::string_view key, std:
     } else {
       return Invalid(source, "durability = '" + std::string(value) + "' is not normal or full");
     }
+  } else if (key == "portal-dir") {
+    config.portal_dir = std::string(value);
   } else if (key == "auto-close-grace") {
     return ParseInt(value, 0, 24 * 366, config.auto_close_grace_hours, source, key);
   } else if (key == "page-size") {

@@ -67,6 +67,9 @@ struct ServeConfig {
   // SQLite's synchronous=NORMAL in WAL mode); "full" adds power loss (every
   // commit fsynced: synchronous=FULL).
   bool durability_full = false;
+  // The web portal's files (issue 10). Empty: next to the binary
+  // (../share/stackbill/portal), else where the build wrote them.
+  std::string portal_dir;
   ServerOptions server;
 };
 

@@ -5,17 +5,7 @@
 set -euo pipefail
 bin=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
-# npm ci (from the lock file) unless every dependency is installed at its pinned version.
-installed() {
-  (cd "$here" && node -e '
-    const fs = require("fs");
-    const { dependencies } = JSON.parse(fs.readFileSync("package.json", "utf8"));
-    for (const [name, version] of Object.entries(dependencies)) {
-      const file = `node_modules/${name}/package.json`;
-      if (!fs.existsSync(file) || JSON.parse(fs.readFileSync(file, "utf8")).version !== version) process.exit(1);
-    }')
-}
-installed || npm ci --prefix "$here" --no-audit --no-fund
+"$here/../../scripts/npm-ci-if-needed" "$here"
 dir=$(mktemp -d)
 pid=
 cleanup() { [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$dir"; }
