@@ -148,7 +148,13 @@ test('a PlatformAdmin adds and removes a customer subscription and sees a refusa
   assert.ok(adventure && woodgrove && stack);
 
   const page = await signIn(tokens.platform);
-  await go(page, `#/stack/${stack.cloudId}`, '#customer-subscription');
+  await go(page, '#/stacks', `a[href="#/stack/${stack.cloudId}"]`);
+  const row = await page.$$eval(`a[href="#/stack/${stack.cloudId}"]`, ([link]) =>
+    [...link.closest('tr').cells].map((c) => c.textContent));
+  assert.equal(row[6], String(stack.usageRecordsAccepted), 'forwarding health: records accepted');
+  assert.equal(row[7], String(stack.quarantineCount), 'forwarding health: quarantined');
+  await page.click(`a[href="#/stack/${stack.cloudId}"]`);
+  await page.waitForSelector('#customer-subscription');
   await shot(page, 'portal-stack');
   await page.fill('#customer-subscription', adventure.subscriptionId);
   await page.fill('#customer-tenant', adventure.directoryId);

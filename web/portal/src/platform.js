@@ -7,18 +7,34 @@ import { api, apiAll, errorBox, h, table, utcTime } from './lib.js';
 
 const ARM = 'api-version=2022-06-01';
 
+// Records each stack had accepted in the last full hour (by reported time):
+// the forwarding rate.
+async function lastHourRecords() {
+  const end = new Date();
+  end.setUTCMinutes(0, 0, 0);
+  const start = new Date(end.getTime() - 3600 * 1000);
+  const rows = await apiAll(`/v1/usage?from=${start.toISOString()}&to=${end.toISOString()}` +
+    '&timeType=reported&granularity=hour&groupBy=stack&$top=100000');
+  const records = new Map();
+  for (const row of rows) records.set(row.cloudId, (records.get(row.cloudId) ?? 0) + row.records);
+  return records;
+}
+
 async function stacksView(context) {
-  const stacks = await apiAll('/v1/stacks');
+  const [stacks, lastHour] = await Promise.all([apiAll('/v1/stacks'), lastHourRecords()]);
   context.show(
     h('h1', {}, 'Stacks'),
     stacks.length === 0 ? h('p', { class: 'notice' }, 'No stack has been registered yet.') :
-      table(['Stack (cloud id)', 'Registration', 'Billing model', 'Approval', 'Last usage received', 'Records accepted', 'Quarantined'],
-        stacks.map((s) => [
-          h('a', { href: `#/stack/${encodeURIComponent(s.cloudId)}` }, s.cloudId),
-          s.registration ? s.registration.name : h('span', { class: 'flag' }, 'not registered'),
-          s.billingModel, s.approval ? 'approved' : h('span', { class: 'flag' }, 'pending'),
-          utcTime(s.lastUsageReceivedAt), String(s.usageRecordsAccepted), String(s.quarantineCount)]),
-        { numeric: [5, 6] }));
+      table(['Stack (cloud id)', 'Registration', 'Billing model', 'Approval', 'Last usage received',
+        'Records, last full hour', 'Records accepted', 'Quarantined'],
+      stacks.map((s) => [
+        h('a', { href: `#/stack/${encodeURIComponent(s.cloudId)}` }, s.cloudId),
+        s.registration ? s.registration.name : h('span', { class: 'flag' }, 'not registered'),
+        s.billingModel, s.approval ? 'approved' : h('span', { class: 'flag' }, 'pending'),
+        utcTime(s.lastUsageReceivedAt), String(lastHour.get(s.cloudId) ?? 0),
+        String(s.usageRecordsAccepted),
+        s.quarantineCount ? h('span', { class: 'flag' }, String(s.quarantineCount)) : '0']),
+      { numeric: [5, 6, 7] }));
 }
 
 async function stackView(context) {
