@@ -177,6 +177,26 @@ test('a PlatformAdmin adds and removes a customer subscription and sees a refusa
   await page.context().close();
 });
 
+test('every page opens for a PlatformAdmin without an error, by keyboard too', async () => {
+  const page = await signIn(tokens.platform);
+  const sections = await page.$$eval('#nav a', (links) => links.map((a) => a.getAttribute('href')));
+  assert.deepEqual(sections, ['#/partner', '#/invoices', '#/customers', '#/stacks', '#/quarantine',
+    '#/periods', '#/audit']);
+  for (const hash of sections) {
+    await go(page, hash, '#main h1');
+    await page.waitForFunction(() => !document.querySelector('#main [role=status]'));
+    assert.equal(await page.$('#main .error'), null, `${hash}: ${await page.textContent('#main')}`);
+  }
+  // The sections are links in the tab order: Tab from the brand reaches the first, Enter opens it.
+  await page.focus('.brand');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.getAttribute('href')), '#/partner');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#per-customer');
+  assert.deepEqual(page.failures, []);
+  await page.context().close();
+});
+
 test('a customer-directory principal sees no billing data anywhere (R8)', async () => {
   const page = await signIn(tokens.customer);
   await page.waitForSelector('text=Nothing to show');
