@@ -37,3 +37,40 @@ sb_login() {
   "$bin" login --endpoint "$1" --token "$admin_token" --ca-file "$dir/tls/cert.pem" \
     >/dev/null || fail "login failed"
 }
+
+# sb_forward_window WORLD FROM TO NAME APPLIED [SUMMARY]: simulates WORLD's
+# stacks over [FROM, TO) (seed 3) into $dir/NAME and forwards each stack's
+# files to $endpoint with the activation keys in APPLIED (the output of
+# `world apply`); each stack's forwarder keeps its state in $dir/fwd-NAME-STACK.
+# SUMMARY, when given, receives the simulator's totals.
+sb_forward_window() {
+  local line stack cloud
+  "$bin" simulate --world "$1" --from "$2" --to "$3" --seed 3 --out "$dir/$4" --quiet \
+    ${6:+--summary "$6"} >/dev/null || fail "simulate $2..$3 failed"
+  while read -r line; do
+    stack=$(sed -n 's/^ *activation key for stack \([^ ]*\) .*/\1/p' <<<"$line")
+    cloud=$(sed -n 's/.*(cloud \([0-9a-f-]*\)).*/\1/p' <<<"$line")
+    [ -d "$dir/$4/$stack" ] || continue
+    (umask 077 && printf '%s\n' "${line##*: }" >"$dir/$stack.key")
+    "$bin" forward --server "$endpoint" --ca-file "$dir/tls/cert.pem" --cloud-id "$cloud" \
+      --key-file "$dir/$stack.key" --state "$dir/fwd-$4-$stack" --inbox "$dir/$4/$stack" \
+      --once --progress-seconds 3600 2>>"$dir/forward.log" || fail "forward of $stack failed"
+  done < <(grep 'activation key for stack ' <<<"$5")
+}
+
+# sb_one_server_test: the frame of a test with one `serve` at a time: $dir (a
+# new temporary directory, removed at exit once the server in $server_pid is
+# stopped), fail MESSAGE (prints the server log's tail, exits 1), the CLI
+# profile in $dir, and no STACKBILL_* endpoint or token from the environment.
+sb_one_server_test() {
+  dir=$(mktemp -d)
+  server_pid=
+  trap '[ -n "$server_pid" ] && kill -TERM "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null; rm -rf "$dir"' EXIT
+  fail() {
+    echo "FAIL: $*"
+    [ -f "$dir/serve.log" ] && tail -20 "$dir/serve.log"
+    exit 1
+  }
+  export STACKBILL_PROFILE="$dir/profile.json"
+  unset STACKBILL_ENDPOINT STACKBILL_TOKEN STACKBILL_CA_FILE
+}

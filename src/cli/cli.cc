@@ -23,6 +23,7 @@ int RunCli(int argc, char** argv) {
   int exit_code = 0;
   RegisterVersionCommand(app, exit_code);
   RegisterInitCommand(app, exit_code);
+  RegisterBackupCommand(app, exit_code);
   RegisterMetersCommand(app, exit_code);
   RegisterServeCommand(app, exit_code);
   RegisterDevCertCommand(app, exit_code);

@@ -9,6 +9,7 @@ namespace stackbill {
 
 void RegisterVersionCommand(CLI::App& app, int& exit_code);
 void RegisterInitCommand(CLI::App& app, int& exit_code);
+void RegisterBackupCommand(CLI::App& app, int& exit_code);
 void RegisterMetersCommand(CLI::App& app, int& exit_code);
 void RegisterServeCommand(CLI::App& app, int& exit_code);
 void RegisterDevCertCommand(CLI::App& app, int& exit_code);

@@ -16,16 +16,8 @@ root=$(cd "$here/../.." && pwd)
 chromium=${CHROMIUM:-/usr/bin/chromium}
 [ -x "$chromium" ] || { echo "run.sh: $chromium is missing (scripts/setup installs Debian's chromium)" >&2; exit 1; }
 
-dir=$(mktemp -d)
-server_pid=
-cleanup() {
-  [ -n "$server_pid" ] && kill -TERM "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-fail() { echo "run.sh: $*" >&2; [ -f "$dir/serve.log" ] && tail -20 "$dir/serve.log" >&2; exit 1; }
 source "$root/tests/lib.sh"
-export STACKBILL_PROFILE=$dir/profile.json
+sb_one_server_test
 sb_init_store
 sb_serve --auto-close off --portal-dir "$portal_dir"
 sb_login "$endpoint" >/dev/null
@@ -36,20 +28,7 @@ last=$(date -u -d "$(date -u +%Y-%m-01) -1 month" +%Y-%m)
 this=$(date -u +%Y-%m)
 today=$(date -u +%Y-%m-%d)
 hour=$(date -u +%H)
-forward_window() {  # FROM TO OUT: simulate the demo world's stacks and forward them
-  "$bin" simulate --world "$root/data/worlds/demo.json" --from "$1" --to "$2" --seed 3 \
-    --out "$dir/$3" --quiet >/dev/null
-  while read -r line; do
-    stack=$(sed -n 's/^ *activation key for stack \([^ ]*\) .*/\1/p' <<<"$line")
-    cloud=$(sed -n 's/.*(cloud \([0-9a-f-]*\)).*/\1/p' <<<"$line")
-    [ -d "$dir/$3/$stack" ] || continue
-    printf '%s\n' "${line##*: }" >"$dir/$stack.key"
-    "$bin" forward --server "$endpoint" --ca-file "$dir/tls/cert.pem" --cloud-id "$cloud" \
-      --key-file "$dir/$stack.key" --state "$dir/fwd-$stack" --inbox "$dir/$3/$stack" --once \
-      --progress-seconds 3600 2>>"$dir/forward.log"
-  done < <(grep 'activation key for stack ' <<<"$applied")
-}
-forward_window "$last-01T00:00:00Z" "$last-04T00:00:00Z" last
+sb_forward_window "$root/data/worlds/demo.json" "$last-01T00:00:00Z" "$last-04T00:00:00Z" last "$applied"
 "$bin" period close "$last" >/dev/null
 # This month's first hours (at least one: the hour that has ended).
 if [ "$today" = "$this-01" ] && [ "$hour" = 00 ]; then
@@ -57,7 +36,7 @@ if [ "$today" = "$this-01" ] && [ "$hour" = 00 ]; then
 else
   end="$this-01T01:00:00Z"
   [ "$today" != "$this-01" ] && end="$this-02T00:00:00Z"
-  forward_window "$this-01T00:00:00Z" "$end" this
+  sb_forward_window "$root/data/worlds/demo.json" "$this-01T00:00:00Z" "$end" this "$applied"
 fi
 
 platform_token=$(token_of operator@operations.stackbill.local)

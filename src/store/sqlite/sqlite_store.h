@@ -64,4 +64,20 @@ std::int64_t SqliteSchemaVersion();
 // SQLite database.
 absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& options);
 
+// An online backup (issue 9, docs/OPERATIONS.md): a consistent copy of the
+// store at `source` — the database as of one commit, taken in one read
+// transaction while servers go on writing it — written next to
+// `destination` (mode 0600), checked with PRAGMA quick_check, then renamed
+// into place, so `destination` is either absent or a whole, checked copy.
+// Restoring is copying it back while no server runs. NotFound when `source`
+// is missing; AlreadyExists when `destination` exists; DataLoss when the
+// copy fails its check.
+struct SqliteBackupResult {
+  std::int64_t pages = 0;
+  std::int64_t page_size = 0;
+  std::int64_t schema_version = 0;
+};
+absl::StatusOr<SqliteBackupResult> BackupSqliteStore(const std::string& source,
+                                                     const std::string& destination);
+
 }  // namespace stackbill

@@ -9,9 +9,11 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/error.h"
+#include "core/testing/status_matchers.h"
 #include "gtest/gtest.h"
 #include "store/sqlite/sqlite_database.h"
 #include "store/testing/store_contract.h"
@@ -289,6 +291,22 @@ TEST(SqliteStoreTest, Migration7BuildsTheRollupsAgainKeyedTimeFirst) {
             "20758/20758/" + sub);
 }
 
+// Record n of batch `batch`: one hour of one meter on Nov 1 2026, reported a
+// day later.
+UsageRecord HourlyRecord(int batch, int n) {
+  const Timestamp t0 = Timestamp::FromUnixSeconds(1793491200);
+  UsageRecord r;
+  r.cloud_id = *Guid::Parse("30000000-0000-0000-0000-000000000001");
+  r.identity = "identity-" + std::to_string(batch) + "-" + std::to_string(n);
+  r.content_hash = "hash";
+  r.meter_id = *Guid::Parse("50000000-0000-0000-0000-000000000001");
+  r.quantity = *Quantity::Parse("1");
+  r.usage_start = t0.AddHours(n % 24);
+  r.usage_end = r.usage_start.AddHours(1);
+  r.reported_time = t0.AddDays(1);
+  return r;
+}
+
 // A stream of commits faster than the background checkpoints does not grow
 // the WAL without bound (SqliteOptions::wal_limit_bytes).
 TEST(SqliteStoreTest, TheWalStaysNearItsLimitUnderAStreamOfCommits) {
@@ -299,22 +317,13 @@ TEST(SqliteStoreTest, TheWalStaysNearItsLimitUnderAStreamOfCommits) {
   options.wal_limit_bytes = 1024 * 1024;
   auto store = OpenSqliteStore(options);
   ASSERT_TRUE(store.ok()) << store.status();
-  const Timestamp t0 = Timestamp::FromUnixSeconds(1793491200);
   std::uintmax_t largest = 0;
   for (int batch = 0; batch < 40; ++batch) {
     std::vector<UsageRecord> records;
     for (int n = 0; n < 500; ++n) {
-      UsageRecord r;
-      r.cloud_id = *Guid::Parse("30000000-0000-0000-0000-000000000001");
-      r.identity = "identity-" + std::to_string(batch) + "-" + std::to_string(n);
-      r.content_hash = "hash";
-      r.meter_id = *Guid::Parse("50000000-0000-0000-0000-000000000001");
-      r.quantity = *Quantity::Parse("1");
-      r.usage_start = t0.AddHours(n % 24);
-      r.usage_end = r.usage_start.AddHours(1);
+      UsageRecord r = HourlyRecord(batch, n);
       r.resource_uri = "/vm" + std::to_string(batch * 500 + n) + std::string(200, 'x');
       r.instance_data = std::string(300, 'y');
-      r.reported_time = t0.AddDays(1);
       records.push_back(r);
     }
     ASSERT_TRUE((*store)->usage().WriteUsage(records).ok());
@@ -323,6 +332,57 @@ TEST(SqliteStoreTest, TheWalStaysNearItsLimitUnderAStreamOfCommits) {
   }
   // ~14 MiB were written; the WAL holds about one limit plus a transaction.
   EXPECT_LT(largest, std::uintmax_t{6} * 1024 * 1024);
+}
+
+// Issue 9: an online backup taken while another thread keeps committing is
+// the database as of one commit — whole batches only — checked, mode 0600,
+// and opens as a store; an existing destination or a missing source is
+// refused and leaves nothing behind.
+TEST(SqliteStoreTest, AnOnlineBackupIsOneCommitsDatabaseWhileWritesGoOn) {
+  const std::string path = NewDatabasePath();
+  SqliteOptions options;
+  options.path = path;
+  auto store = OpenSqliteStore(options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  constexpr int kBatch = 200;
+  auto batch_of = [&](int batch) {
+    std::vector<UsageRecord> records;
+    for (int n = 0; n < kBatch; ++n) records.push_back(HourlyRecord(batch, n));
+    return records;
+  };
+  ASSERT_TRUE((*store)->usage().WriteUsage(batch_of(0)).ok());
+  std::atomic<bool> stop = false;
+  std::atomic<int> written = 1;
+  std::thread writer([&] {
+    for (int batch = 1; !stop && batch < 400; ++batch) {
+      ASSERT_TRUE((*store)->usage().WriteUsage(batch_of(batch)).ok());
+      written = batch + 1;
+    }
+  });
+  const std::string copy = path + ".backup";
+  absl::StatusOr<SqliteBackupResult> backup = BackupSqliteStore(path, copy);
+  stop = true;
+  writer.join();
+  ASSERT_TRUE(backup.ok()) << backup.status();
+  EXPECT_EQ(backup->schema_version, SqliteSchemaVersion());
+  EXPECT_GT(backup->pages, 0);
+  EXPECT_EQ(std::filesystem::status(copy).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  EXPECT_FALSE(std::filesystem::exists(copy + ".partial"));
+
+  SqliteOptions copied;
+  copied.path = copy;
+  auto restored = OpenSqliteStore(copied);
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  ASSERT_OK_AND_ASSIGN(std::int64_t records, (*restored)->usage().CountUsage({}));
+  EXPECT_EQ(records % kBatch, 0) << "a batch is in the copy whole or not at all";
+  EXPECT_GE(records, kBatch);
+  EXPECT_LE(records, std::int64_t{written} * kBatch);
+
+  EXPECT_TRUE(absl::IsAlreadyExists(BackupSqliteStore(path, copy).status()));
+  EXPECT_TRUE(absl::IsNotFound(BackupSqliteStore(path + ".absent", path + ".other").status()));
+  EXPECT_FALSE(std::filesystem::exists(path + ".other"));
+  EXPECT_FALSE(std::filesystem::exists(path + ".absent"));
 }
 
 TEST(SqliteStoreTest, FailedMigrationChangesNothing) {

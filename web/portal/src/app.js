@@ -79,12 +79,18 @@ function renderChrome() {
 
 const views = { ...partnerViews, ...platformViews };
 
+// Each route() is one navigation; a page still loading when the user moves
+// on must not draw over the newer one.
+let navigation = 0;
+
 async function route() {
   if (!me) return;
   renderChrome();
+  const current = ++navigation;
+  const showIfCurrent = (...content) => { if (current === navigation) show(...content); };
   const [, name, ...args] = location.hash.replace(/^#/, '').split('/').map(decodeURIComponent);
   const view = views[name];
-  const context = { me, roles: rolesOf(me), show, args };
+  const context = { me, roles: rolesOf(me), show: showIfCurrent, args };
   if (!view) {
     const first = sections()[0];
     if (first) { location.hash = first[0]; return; }
@@ -98,6 +104,7 @@ async function route() {
   try {
     await view(context);
   } catch (error) {
+    if (current !== navigation) return;
     if (error.status === 401) { session.signOut(); me = null; signInPage(error); return; }
     show(errorBox(error));
   }
