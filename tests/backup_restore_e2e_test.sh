@@ -36,6 +36,7 @@ day1=$(records)
 sb_forward_window "$world" "$month-02T00:00:00Z" "$month-16T00:00:00Z" later "$applied" &
 forwarding=$!
 for _ in $(seq 1 600); do [ "$(records)" -gt "$day1" ] && break; sleep 0.05; done
+[ "$(records)" -gt "$day1" ] || fail "days 2-15 did not start arriving"
 "$bin" backup --db "$dir/s.db" --out "$dir/during.db" || fail "the online backup failed"
 wait "$forwarding" || fail "forwarding days 2-15 failed"
 # What the live server acknowledged, every forwarder done (the forward tests
@@ -53,7 +54,6 @@ server_pid=
 restore() {
   mkdir -p "$dir/$2"
   cp "$1" "$dir/$2/s.db"
-  rm -f "$dir/s.db-wal" "$dir/s.db-shm"
   "$bin" serve --db "$dir/$2/s.db" --port 0 --port-file "$dir/$2/port" --auto-close off \
     --tls-cert "$dir/tls/cert.pem" --tls-key "$dir/tls/key.pem" >"$dir/serve.log" 2>&1 &
   server_pid=$!
@@ -81,4 +81,5 @@ rm -rf "$dir"/later "$dir"/fwd-later-*
 sb_forward_window "$world" "$month-02T00:00:00Z" "$month-16T00:00:00Z" later "$applied"
 [ "$(totals)" = "$expected" ] || fail "restore + resend does not count every record exactly once"
 [ "$(invoices)" = "$after_invoices" ] || fail "the invoices after restore + resend differ"
+[ "$held" -lt "$all" ] || echo "note: the online backup finished after the last record arrived"
 echo "PASS: online backup held $held of $all records (day 1: $day1); both restores count exactly the acknowledged records"

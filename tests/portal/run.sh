@@ -31,8 +31,10 @@ hour=$(date -u +%H)
 sb_forward_window "$root/data/worlds/demo.json" "$last-01T00:00:00Z" "$last-04T00:00:00Z" last "$applied"
 "$bin" period close "$last" >/dev/null
 # This month's first hours (at least one: the hour that has ended).
+this_has_usage=1
 if [ "$today" = "$this-01" ] && [ "$hour" = 00 ]; then
   echo "run.sh: the month began less than an hour ago; its estimate is empty" >&2
+  this_has_usage=0
 else
   end="$this-01T01:00:00Z"
   [ "$today" != "$this-01" ] && end="$this-02T00:00:00Z"
@@ -45,7 +47,7 @@ customer_token=$(token_of it@fabrikam.onmicrosoft.com)
 cd "$here"
 STACKBILL_ENDPOINT=$endpoint CHROMIUM=$chromium NODE_EXTRA_CA_CERTS=$dir/tls/cert.pem \
   PLATFORM_TOKEN=$platform_token PARTNER_TOKEN=$partner_token CUSTOMER_TOKEN=$customer_token \
-  LAST_MONTH=$last THIS_MONTH=$this \
+  LAST_MONTH=$last THIS_MONTH=$this THIS_MONTH_HAS_USAGE=$this_has_usage \
   node --test ./*.test.mjs
 # The server never logs a token the browser sent.
 for token in "$platform_token" "$partner_token" "$customer_token"; do

@@ -39,18 +39,16 @@ absl::StatusOr<SqliteBackupResult> BackupSqliteStore(const std::string& source,
     return AlreadyExistsError("BackupExists", destination + " already exists; name a new file");
   }
   STACKBILL_ASSIGN_OR_RETURN(std::unique_ptr<Connection> from, OpenExisting(source));
-  const std::string partial = destination + ".partial";
-  std::filesystem::remove(partial, error);
-  {
-    // Created 0600 before SQLite opens it: a copy of the store holds what the
-    // store holds (token hashes, secrets of the server).
-    const int fd = ::open(partial.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
-    if (fd < 0) {
-      return absl::UnavailableError("cannot create " + partial + ": " +
-                                    std::error_code(errno, std::generic_category()).message());
-    }
-    ::close(fd);
+  // A name of this run's own (two backups to one name must not share a
+  // file), created 0600 before SQLite opens it: a copy of the store holds what
+  // the store holds (token hashes, secrets of the server).
+  std::string partial = destination + ".partial-XXXXXX";
+  const int fd = ::mkstemp(partial.data());
+  if (fd < 0) {
+    return absl::UnavailableError("cannot create " + partial + ": " +
+                                  std::error_code(errno, std::generic_category()).message());
   }
+  ::close(fd);
   auto fail = [&](absl::Status status) {
     std::filesystem::remove(partial, error);
     return status;
@@ -86,11 +84,17 @@ absl::StatusOr<SqliteBackupResult> BackupSqliteStore(const std::string& source,
     if (!version.ok()) return fail(version.status());
     result.schema_version = *version;
   }
-  std::filesystem::rename(partial, destination, error);
-  if (error) {
-    return fail(absl::UnavailableError("cannot rename " + partial + " to " + destination + ": " +
-                                       error.message()));
+  // link(2) never replaces: a destination made meanwhile is kept, not overwritten.
+  if (::link(partial.c_str(), destination.c_str()) != 0) {
+    const int link_errno = errno;
+    if (link_errno == EEXIST) {
+      return fail(AlreadyExistsError("BackupExists", destination + " appeared during the backup"));
+    }
+    return fail(
+        absl::UnavailableError("cannot create " + destination + ": " +
+                               std::error_code(link_errno, std::generic_category()).message()));
   }
+  std::filesystem::remove(partial, error);
   return result;
 }
 

@@ -493,6 +493,8 @@ absl::StatusOr<std::unique_ptr<Database>> Database::Open(const SqliteOptions& op
   if (registered != SQLITE_OK) return writer->Error(registered, "registering functions");
 
   std::unique_ptr<Database> database(new Database());
+  database->busy_timeout_ms_ =
+      static_cast<int>(std::min<std::int64_t>(INT_MAX, options.busy_timeout.count()));
   if (!memory) {
     database->wal_limit_frames_ = static_cast<int>(
         std::min<std::int64_t>(INT_MAX, std::max<std::int64_t>(1, options.wal_limit_bytes / 4096)));
@@ -568,11 +570,15 @@ absl::Status Database::Write(absl::FunctionRef<absl::Status(Connection&)> body) 
     status = connection.Run("COMMIT");
     if (status.ok()) {
       if (wal_limit_frames_ > 0 && wal_frames_.load() > wal_limit_frames_) {
-        // The background checkpoints fell behind: checkpoint everything now
-        // (waiting for readers up to the busy timeout), so that the next
-        // transaction starts the WAL from its beginning. A failure leaves the
-        // WAL to the next commit; the commit itself stands.
+        // The background checkpoints fell behind: checkpoint everything now,
+        // so that the next transaction starts the WAL from its beginning.
+        // Without waiting for readers: a long read (an online backup holds
+        // one for its whole copy) would otherwise hold every commit up to the
+        // busy timeout while the writer's mutex is held. Busy or failed, the
+        // WAL is left to a later commit; the commit itself stands.
+        sqlite3_busy_timeout(connection.handle(), 0);
         (void)connection.Exec("PRAGMA wal_checkpoint(RESTART)");
+        sqlite3_busy_timeout(connection.handle(), busy_timeout_ms_);
       }
       return status;
     }

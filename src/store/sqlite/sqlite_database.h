@@ -255,6 +255,7 @@ class Database {
   // count past which Write checkpoints it whole (SqliteOptions::wal_limit_bytes).
   std::atomic<int> wal_frames_{0};
   int wal_limit_frames_ = 0;                          // 0: no bound (in-memory)
+  int busy_timeout_ms_ = 0;                           // the writer's, restored after a RESTART
   std::vector<std::unique_ptr<Connection>> readers_;  // fixed after Open
   std::mutex pool_mu_;
   std::condition_variable reader_released_;

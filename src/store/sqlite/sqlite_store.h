@@ -66,9 +66,10 @@ absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const SqliteOptions& opti
 
 // An online backup (issue 9, docs/OPERATIONS.md): a consistent copy of the
 // store at `source` — the database as of one commit, taken in one read
-// transaction while servers go on writing it — written next to
-// `destination` (mode 0600), checked with PRAGMA quick_check, then renamed
-// into place, so `destination` is either absent or a whole, checked copy.
+// transaction while servers go on writing it — written to a file of its own
+// next to `destination` (mode 0600), checked with PRAGMA quick_check, then
+// linked into place without replacing anything, so `destination` is either
+// absent or a whole, checked copy.
 // Restoring is copying it back while no server runs. NotFound when `source`
 // is missing; AlreadyExists when `destination` exists; DataLoss when the
 // copy fails its check.

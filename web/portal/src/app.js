@@ -11,6 +11,9 @@ const who = document.getElementById('who');
 
 // The caller: principal, roles, and what they open.
 let me = null;
+// Each route() is one navigation; a page still loading when the user moves
+// on (or signs out) must not draw over the newer one.
+let navigation = 0;
 
 function rolesOf(principal) {
   const roles = principal.roleAssignments ?? [];
@@ -26,6 +29,8 @@ function show(...content) {
 }
 
 function signInPage(problem) {
+  ++navigation;  // a page still loading for the previous principal draws nothing
+
   const input = h('input', {
     id: 'token', type: 'password', autocomplete: 'off', spellcheck: 'false', required: true,
     'aria-describedby': 'token-help',
@@ -79,10 +84,6 @@ function renderChrome() {
 
 const views = { ...partnerViews, ...platformViews };
 
-// Each route() is one navigation; a page still loading when the user moves
-// on must not draw over the newer one.
-let navigation = 0;
-
 async function route() {
   if (!me) return;
   renderChrome();
@@ -98,15 +99,20 @@ async function route() {
     show(h('h1', {}, 'Nothing to show'),
       h('p', {}, 'Your roles do not include billing: usage billed through a CSP partner is the partner\'s, ',
         'and customers see it on their partner\'s statements, not here.'));
+    main.dataset.loaded = location.hash;
     return;
   }
+  delete main.dataset.loaded;
   show(h('p', { class: 'muted', role: 'status' }, 'Loading…'));
   try {
     await view(context);
+    // For tests and assistive tools: the page of this address is complete.
+    if (current === navigation) main.dataset.loaded = location.hash;
   } catch (error) {
     if (current !== navigation) return;
     if (error.status === 401) { session.signOut(); me = null; signInPage(error); return; }
     show(errorBox(error));
+    main.dataset.loaded = location.hash;
   }
 }
 

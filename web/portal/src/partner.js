@@ -33,6 +33,7 @@ function monthWindow(period) {
   hour.setUTCMinutes(0, 0, 0);
   hour.setUTCHours(hour.getUTCHours() + 1);
   const end = next < hour ? next : hour;
+  if (end <= start) return null;  // a month that has not begun
   return { from: start.toISOString(), to: end.toISOString() };
 }
 
@@ -56,7 +57,7 @@ async function partnerOverview(context) {
 
   const byMeter = new Map();
   for (const line of lines) {
-    const m = `${line.meterName ?? line.meterId}`;
+    const m = `${line.meterName || line.meterId || line.description || ''}`;
     byMeter.set(m, [...(byMeter.get(m) ?? []), line]);
   }
   // The server's own exact subtotals per customer (lines of no customer — a
@@ -83,8 +84,8 @@ async function partnerOverview(context) {
         h('div', { class: 'value', id: 'estimate-total' }, money(estimate.total, currency))),
       h('div', { class: 'card' }, h('div', { class: 'muted' }, 'Subscriptions billed'),
         h('div', { class: 'value' }, String(new Set(lines.map((l) => l.subscriptionId)).size))),
-      h('div', { class: 'card' }, h('div', { class: 'muted' }, 'As of'),
-        h('div', { class: 'value' }, utcTime(estimate.asOf ?? new Date().toISOString())))),
+      h('div', { class: 'card' }, h('div', { class: 'muted' }, 'Estimated at'),
+        h('div', { class: 'value' }, utcTime(new Date().toISOString())))),
     lines.length === 0 ? h('p', { class: 'notice' }, 'No usage has been billed to this partner this month yet.') : null,
     h('h2', {}, 'Per customer'),
     h('div', { id: 'per-customer' }, table(['Customer or subscription', `Amount (${currency})`], customerRows, { numeric: [1] })),
@@ -98,14 +99,14 @@ async function partnerOverview(context) {
 
   // The daily chart: this partner's subscriptions' usage per day and meter.
   const subscriptions = new Set(lines.map((l) => l.subscriptionId));
-  const { from, to } = monthWindow(period);
-  const rows = await apiAll(`/v1/usage?from=${from}&to=${to}&granularity=day&groupBy=subscription,meter&$top=100000`);
+  const window = monthWindow(period);
+  const rows = window ? await apiAll(`/v1/usage?from=${window.from}&to=${window.to}&granularity=day&groupBy=subscription,meter&$top=100000`) : [];
   let dailyChart = null;
   const drawDaily = () => {
     const meter = meterSelect.value;
     const days = new Map();
     for (const row of rows) {
-      if (!subscriptions.has(row.subscriptionId) || (row.meterName ?? row.meterId) !== meter) continue;
+      if (!subscriptions.has(row.subscriptionId) || (row.meterName || row.meterId) !== meter) continue;
       const day = row.usageStartTime.slice(0, 10);
       days.set(day, decimalSum([days.get(day) ?? '0', row.quantity]));
     }
@@ -169,10 +170,11 @@ async function customersView(context) {
   const customers = subscriptions.filter((s) => s.offerType === 'CSP' && s.partnerId === partnerId);
   // Which stack each customer subscription is registered on (R5/R6 mappings).
   const registeredOn = new Map();
-  const defaults = new Map();  // default subscription -> stack
+  const defaults = new Map();  // default subscription -> stack, of this partner's registrations
+  const partnerOf = new Map(subscriptions.map((s) => [s.subscriptionId, s.partnerId]));
   for (const stack of stacks) {
     const reg = stack.registration;
-    if (!reg) continue;
+    if (!reg || partnerOf.get(reg.subscriptionId) !== partnerId) continue;
     defaults.set(reg.subscriptionId, stack);
     try {
       const mappings = await apiAll(`${reg.id}/customerSubscriptions?api-version=2022-06-01`);
@@ -183,10 +185,10 @@ async function customersView(context) {
     } catch { /* not readable by this caller */ }
   }
   // Tenants whose usage this month went to a default subscription: not registered.
-  const { from, to } = monthWindow(utcMonth());
+  const window = monthWindow(utcMonth());
   let unregistered = [];
   try {
-    const rows = await apiAll(`/v1/usage?from=${from}&to=${to}&granularity=month&groupBy=subscription,tenant&$top=100000`);
+    const rows = window ? await apiAll(`/v1/usage?from=${window.from}&to=${window.to}&granularity=month&groupBy=subscription,tenant&$top=100000`) : [];
     unregistered = rows.filter((r) => defaults.has(r.subscriptionId));
   } catch { /* usage not readable */ }
   context.show(
@@ -213,8 +215,12 @@ async function statementsView(context) {
     h('h1', {}, `Customer statements — ${partnerId}, ${period}`),
     h('p', {}, h('button', {
       type: 'button',
-      onclick: async () => download(`statements-${partnerId}-${period}.csv`,
-        await api(`/v1/statements?partnerId=${encodeURIComponent(partnerId)}&period=${period}&format=csv`, { as: 'text' }), 'text/csv'),
+      onclick: async () => {
+      try {
+        download(`statements-${partnerId}-${period}.csv`,
+          await api(`/v1/statements?partnerId=${encodeURIComponent(partnerId)}&period=${period}&format=csv`, { as: 'text' }), 'text/csv');
+      } catch (error) { context.show(errorBox(error)); }
+    },
     }, 'Download CSV')),
     statements.length === 0 ? h('p', { class: 'notice' }, 'No customer usage this month.') :
       table(['Customer', 'Total', 'Prices'], statements.map((s) => [s.customerName ?? s.customerId,
