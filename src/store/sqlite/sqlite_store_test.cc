@@ -388,6 +388,32 @@ TEST(SqliteStoreTest, AnOnlineBackupIsOneCommitsDatabaseWhileWritesGoOn) {
   EXPECT_FALSE(std::filesystem::exists(path + ".absent"));
 }
 
+// The records of a subscription in a window — reported or used — are found
+// through an index, never by scanning usage_records: the Commerce API's
+// hourly per-resource aggregates (AggregateUsageRollups) read them so. Issue
+// 8 once dropped these indexes for a faster ingest and made that a scan.
+TEST(SqliteStoreTest, ASubscriptionsRecordsInAWindowAreFoundThroughAnIndex) {
+  const std::string path = NewDatabasePath();
+  ASSERT_TRUE(OpenAt(path).ok());
+  RawDb db = OpenRaw(path);
+  for (const std::string basis : {"reported_s", "usage_start_s"}) {
+    const std::string sql = "EXPLAIN QUERY PLAN SELECT quantity FROM usage_records WHERE " + basis +
+                            " >= 1764547200 AND " + basis +
+                            " < 1764633600 AND billed_subscription_id IN (x'00', x'01')";
+    sqlite3_stmt* raw = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db.get(), sql.c_str(), -1, &raw, nullptr), SQLITE_OK) << sql;
+    std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)> stmt(raw, &sqlite3_finalize);
+    std::string plan;  // the plan's detail column, row by row
+    while (sqlite3_step(stmt.get()) == SQLITE_ROW) {
+      plan += reinterpret_cast<const char*>(sqlite3_column_text(stmt.get(), 3));
+      plan += "; ";
+    }
+    EXPECT_NE(plan.find("USING INDEX usage_by_billed_"), std::string::npos)
+        << basis << ": " << plan;
+    EXPECT_EQ(plan.find("SCAN"), std::string::npos) << basis << ": " << plan;
+  }
+}
+
 TEST(SqliteStoreTest, FailedMigrationChangesNothing) {
   const std::string path = NewDatabasePath();
   auto connection = sqlite::Connection::Open(path, {});
