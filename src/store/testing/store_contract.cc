@@ -1472,15 +1472,20 @@ TEST_P(StoreContract, UsageAggregatesAreExactUnderIngestRerouteAndSupersede) {
   }
   ExpectAggregatesMatchRecords(store());
 
-  // The ingest path keeps them too.
-  std::vector<UsageRecord> ingested;
-  for (int n = 100; n < 110; ++n) {
-    UsageRecord r = MakeUsage(G(3, 1), n);
-    r.usage_start = Hours(n - 60);
-    r.usage_end = Hours(n - 59);
-    r.reported_time = Hours(90);
-    ingested.push_back(r);
-  }
+  // The ingest path keeps them too. Records first..last-1, each an hour of
+  // usage 60 hours before its number, reported at `reported`.
+  auto late_usage = [](int first, int last, Timestamp reported) {
+    std::vector<UsageRecord> late;
+    for (int n = first; n < last; ++n) {
+      UsageRecord r = MakeUsage(G(3, 1), n);
+      r.usage_start = Hours(n - 60);
+      r.usage_end = Hours(n - 59);
+      r.reported_time = reported;
+      late.push_back(r);
+    }
+    return late;
+  };
+  const std::vector<UsageRecord> ingested = late_usage(100, 110, Hours(90));
   const std::vector<std::string_view> raw_texts(ingested.size(), "{}");
   IngestWrite write;
   write.received_at = Hours(90);
@@ -1492,14 +1497,7 @@ TEST_P(StoreContract, UsageAggregatesAreExactUnderIngestRerouteAndSupersede) {
   // And so does a write the store prepared (PrepareIngest), both when all its
   // records are new and when some are duplicates of stored ones or conflict
   // with them, alone or in a group.
-  std::vector<UsageRecord> more;
-  for (int n = 110; n < 115; ++n) {
-    UsageRecord r = MakeUsage(G(3, 1), n);
-    r.usage_start = Hours(n - 60);
-    r.usage_end = Hours(n - 59);
-    r.reported_time = Hours(91);
-    more.push_back(r);
-  }
+  const std::vector<UsageRecord> more = late_usage(110, 115, Hours(91));
   std::vector<UsageRecord> mixed = {more[0], ingested[0], more[1]};
   mixed[1].quantity = Q("99");  // conflicts with the stored record
   mixed[1].content_hash = "hash-99";

@@ -7,6 +7,17 @@ import { api, apiAll, errorBox, h, table, utcTime } from './lib.js';
 
 const ARM = 'api-version=2022-06-01';
 
+// Runs one of a page's actions; `status` then shows `done(result)` as a
+// notice, or the error in plain words.
+async function act(status, action, done) {
+  try {
+    const result = await action();
+    status.replaceChildren(h('p', { class: 'notice' }, done(result)));
+  } catch (error) {
+    status.replaceChildren(errorBox(error));
+  }
+}
+
 // Records each stack had accepted in the last full hour (by reported time):
 // the forwarding rate.
 async function lastHourRecords() {
@@ -82,10 +93,9 @@ async function stackView(context) {
       class: 'inline',
       onsubmit: async (event) => {
         event.preventDefault();
-        try {
-          await api(`/v1/stacks/${encodeURIComponent(cloudId)}/approval`, { method: 'PUT', body: { billingModel: model.value } });
-          status.replaceChildren(h('p', { class: 'notice' }, `Approved ${model.value}.`));
-        } catch (error) { status.replaceChildren(errorBox(error)); }
+        await act(status,
+          () => api(`/v1/stacks/${encodeURIComponent(cloudId)}/approval`, { method: 'PUT', body: { billingModel: model.value } }),
+          () => `Approved ${model.value}.`);
       },
     }, h('label', {}, 'Billing model', model), h('button', { type: 'submit' }, 'Approve')),
     h('h2', {}, 'Customer subscriptions'),
@@ -110,12 +120,9 @@ async function quarantineView(context) {
     entries.length === 0 ? h('p', { class: 'muted' }, 'Nothing is quarantined.') : h('div', {},
       h('p', {}, h('button', {
         type: 'button',
-        onclick: async () => {
-          try {
-            const result = await api('/v1/quarantine/replay', { method: 'POST', body: { ids: entries.map((e) => e.id) } });
-            status.replaceChildren(h('p', { class: 'notice' }, `Replayed: ${JSON.stringify(result)}`));
-          } catch (error) { status.replaceChildren(errorBox(error)); }
-        },
+        onclick: () => act(status,
+          () => api('/v1/quarantine/replay', { method: 'POST', body: { ids: entries.map((e) => e.id) } }),
+          (result) => `Replayed: ${JSON.stringify(result)}`),
       }, `Replay these ${entries.length}`)),
       table(['Id', 'Stack', 'Received', 'Reason', 'Message', 'Record'],
         entries.map((e) => [String(e.id), e.cloudId, utcTime(e.receivedAt), e.code, e.message, e.recordId ?? '']))));
@@ -124,12 +131,9 @@ async function quarantineView(context) {
 async function periodsView(context) {
   const periods = await apiAll('/v1/billingPeriods');
   const status = h('div', { 'aria-live': 'polite' });
-  const close = (period) => async () => {
-    try {
-      const result = await api(`/v1/billingPeriods/${period}/close`, { method: 'POST', body: {} });
-      status.replaceChildren(h('p', { class: 'notice' }, `${period} is ${result.state}; ${result.invoices?.length ?? 0} invoices.`));
-    } catch (error) { status.replaceChildren(errorBox(error)); }
-  };
+  const close = (period) => () => act(status,
+    () => api(`/v1/billingPeriods/${period}/close`, { method: 'POST', body: {} }),
+    (result) => `${period} is ${result.state}; ${result.invoices?.length ?? 0} invoices.`);
   const subscription = h('input', { required: true, size: 38 });
   const period = h('input', { type: 'month', required: true });
   const amount = h('input', { required: true, inputmode: 'decimal', placeholder: '-10.00' });
@@ -145,13 +149,10 @@ async function periodsView(context) {
       class: 'inline',
       onsubmit: async (event) => {
         event.preventDefault();
-        try {
-          await api('/v1/adjustments', {
-            method: 'POST',
-            body: { subscriptionId: subscription.value.trim(), period: period.value, amount: amount.value.trim(), currency: currency.value.trim(), reason: reason.value },
-          });
-          status.replaceChildren(h('p', { class: 'notice' }, 'Adjustment recorded.'));
-        } catch (error) { status.replaceChildren(errorBox(error)); }
+        await act(status, () => api('/v1/adjustments', {
+          method: 'POST',
+          body: { subscriptionId: subscription.value.trim(), period: period.value, amount: amount.value.trim(), currency: currency.value.trim(), reason: reason.value },
+        }), () => 'Adjustment recorded.');
       },
     }, h('label', {}, 'Subscription', subscription), h('label', {}, 'Month', period), h('label', {}, 'Amount', amount),
     h('label', {}, 'Currency', currency), h('label', {}, 'Reason', reason), h('button', { type: 'submit' }, 'Add')));
