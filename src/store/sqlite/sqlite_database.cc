@@ -9,7 +9,6 @@
 #include <cstring>
 #include <utility>
 
-#include "absl/strings/str_join.h"
 #include "core/abseil_compat.h"
 #include "core/decimal.h"
 #include "core/error.h"
@@ -55,242 +54,94 @@ absl::Status MapResultCode(int rc, const std::string& message) {
 
 // ---------------------------------------------------------------------------
 
-Where& Where::Add(std::string condition, std::vector<SqlValue> values) {
-  conditions_.push_back(std::move(condition));
-  for (auto& v : values) values_.push_back(std::move(v));
-  return *this;
-}
+// A prepared sqlite3 statement: cached by its connection (reset and marked
+// free on release) or private to one use (finalized on release).
+class Connection::SqliteStatement final : public sql::StatementImpl {
+ public:
+  SqliteStatement(Connection* connection, sqlite3_stmt* stmt, bool cached)
+      : connection_(connection), stmt_(stmt), cached_(cached) {}
+  ~SqliteStatement() override { sqlite3_finalize(stmt_); }
+  SqliteStatement(const SqliteStatement&) = delete;
+  SqliteStatement& operator=(const SqliteStatement&) = delete;
 
-std::string Where::Sql() const {
-  if (conditions_.empty()) return "";
-  return Cat(" WHERE ", absl::StrJoin(conditions_, " AND "));
-}
+  // Marks a cached statement taken; false when it already is (nested use).
+  bool Acquire() { return !std::exchange(in_use_, true); }
 
-SqlValue GuidValue(const Guid& guid) {
-  const auto& bytes = guid.bytes();
-  return Blob{std::string(bytes.begin(), bytes.end())};
-}
-
-// ---------------------------------------------------------------------------
-
-Statement::Statement(Connection* connection, sqlite3_stmt* stmt, bool* in_use, bool owned)
-    : connection_(connection), stmt_(stmt), in_use_(in_use), owned_(owned) {}
-
-Statement::Statement(Statement&& other) noexcept
-    : connection_(other.connection_),
-      stmt_(std::exchange(other.stmt_, nullptr)),
-      in_use_(std::exchange(other.in_use_, nullptr)),
-      owned_(other.owned_),
-      next_param_(other.next_param_),
-      next_column_(other.next_column_),
-      bind_status_(std::move(other.bind_status_)),
-      read_status_(std::move(other.read_status_)) {}
-
-Statement::~Statement() {
-  if (stmt_ == nullptr) return;
-  if (owned_) {
-    sqlite3_finalize(stmt_);
-    return;
+  void BindInt(int index, std::int64_t value) override {
+    Check(sqlite3_bind_int64(stmt_, index + 1, value));
   }
-  sqlite3_reset(stmt_);
-  sqlite3_clear_bindings(stmt_);
-  if (in_use_ != nullptr) *in_use_ = false;
-}
-
-namespace {
-// Records the first bind failure; Step() reports it.
-void CheckBind(int rc, Connection* connection, absl::Status& status) {
-  if (rc != SQLITE_OK && status.ok()) status = connection->Error(rc, "bind");
-}
-}  // namespace
-
-Statement& Statement::BindInt(std::int64_t value) {
-  CheckBind(sqlite3_bind_int64(stmt_, next_param_++, value), connection_, bind_status_);
-  return *this;
-}
-
-// SQLite binds a null pointer as NULL, so empty text and blobs point at a
-// static empty array instead: "" must stay "" (NOT NULL columns hold it).
-constexpr char kEmpty[1] = {0};
-
-Statement& Statement::BindText(std::string_view value) {
-  const char* data = value.empty() ? kEmpty : value.data();
-  CheckBind(
-      sqlite3_bind_text64(stmt_, next_param_++, data, value.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
-      connection_, bind_status_);
-  return *this;
-}
-
-Statement& Statement::BindOptionalText(const std::optional<std::string>& value) {
-  return value ? BindText(*value) : BindNull();
-}
-
-Statement& Statement::BindBlob(std::string_view bytes) {
-  const char* data = bytes.empty() ? kEmpty : bytes.data();
-  CheckBind(sqlite3_bind_blob64(stmt_, next_param_++, data, bytes.size(), SQLITE_TRANSIENT),
-            connection_, bind_status_);
-  return *this;
-}
-
-Statement& Statement::BindGuid(const Guid& value) {
-  const auto& bytes = value.bytes();
-  CheckBind(
-      sqlite3_bind_blob(stmt_, next_param_++, bytes.data(), ToInt(bytes.size()), SQLITE_TRANSIENT),
-      connection_, bind_status_);
-  return *this;
-}
-
-Statement& Statement::BindOptionalGuid(const std::optional<Guid>& value) {
-  return value ? BindGuid(*value) : BindNull();
-}
-
-Statement& Statement::BindTime(Timestamp value) {
-  BindInt(value.unix_seconds());
-  return BindInt(value.nanos());
-}
-
-Statement& Statement::BindOptionalTime(const std::optional<Timestamp>& value) {
-  if (value) return BindTime(*value);
-  BindNull();
-  return BindNull();
-}
-
-Statement& Statement::BindBool(bool value) { return BindInt(value ? 1 : 0); }
-
-Statement& Statement::BindNull() {
-  CheckBind(sqlite3_bind_null(stmt_, next_param_++), connection_, bind_status_);
-  return *this;
-}
-
-Statement& Statement::BindValue(const SqlValue& value) {
-  struct Visitor {
-    Statement& s;
-    void operator()(std::nullptr_t) { s.BindNull(); }
-    void operator()(std::int64_t v) { s.BindInt(v); }
-    void operator()(const std::string& v) { s.BindText(v); }
-    void operator()(const Blob& v) { s.BindBlob(v.bytes); }
-  };
-  std::visit(Visitor{*this}, value);
-  return *this;
-}
-
-Statement& Statement::BindValues(std::span<const SqlValue> values) {
-  for (const auto& v : values) BindValue(v);
-  return *this;
-}
-
-absl::StatusOr<bool> Statement::Step() {
-  if (!bind_status_.ok()) return bind_status_;
-  next_column_ = 0;
-  read_status_ = absl::OkStatus();
-  const int rc = sqlite3_step(stmt_);
-  if (rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_DONE) return false;
-  return connection_->Error(rc, "step");
-}
-
-absl::Status Statement::Run() {
-  while (true) {
-    STACKBILL_ASSIGN_OR_RETURN(bool row, Step());
-    if (!row) return absl::OkStatus();
+  // SQLite binds a null pointer as NULL, so empty text and blobs point at a
+  // static empty array instead: "" must stay "" (NOT NULL columns hold it).
+  void BindText(int index, std::string_view value) override {
+    static constexpr char kEmpty[1] = {0};
+    Check(sqlite3_bind_text64(stmt_, index + 1, value.empty() ? kEmpty : value.data(), value.size(),
+                              SQLITE_TRANSIENT, SQLITE_UTF8));
   }
-}
-
-void Statement::Reset() {
-  sqlite3_reset(stmt_);
-  sqlite3_clear_bindings(stmt_);
-  next_param_ = 1;
-  next_column_ = 0;
-  bind_status_ = absl::OkStatus();
-  read_status_ = absl::OkStatus();
-}
-
-bool Statement::IsNull() { return sqlite3_column_type(stmt_, next_column_) == SQLITE_NULL; }
-
-void Statement::Skip(int columns) { next_column_ += columns; }
-
-std::int64_t Statement::ReadInt() { return sqlite3_column_int64(stmt_, next_column_++); }
-
-bool Statement::ReadBool() { return ReadInt() != 0; }
-
-std::string Statement::ReadText() { return std::string(ReadTextView()); }
-
-std::string_view Statement::ReadTextView() {
-  const int column = next_column_++;
-  const auto* text = sqlite3_column_text(stmt_, column);
-  const int size = sqlite3_column_bytes(stmt_, column);
-  if (text == nullptr) return {};
-  return {reinterpret_cast<const char*>(text), static_cast<std::size_t>(size)};
-}
-
-std::optional<std::string> Statement::ReadOptionalText() {
-  if (IsNull()) {
-    Skip();
-    return std::nullopt;
+  void BindBlob(int index, std::string_view bytes) override {
+    static constexpr char kEmpty[1] = {0};
+    Check(sqlite3_bind_blob64(stmt_, index + 1, bytes.empty() ? kEmpty : bytes.data(), bytes.size(),
+                              SQLITE_TRANSIENT));
   }
-  return ReadText();
-}
+  void BindNull(int index) override { Check(sqlite3_bind_null(stmt_, index + 1)); }
 
-std::string Statement::ReadBlob() { return std::string(ReadBlobView()); }
-
-std::string_view Statement::ReadBlobView() {
-  const int column = next_column_++;
-  const void* data = sqlite3_column_blob(stmt_, column);
-  const int size = sqlite3_column_bytes(stmt_, column);
-  if (data == nullptr) return {};
-  return {static_cast<const char*>(data), static_cast<std::size_t>(size)};
-}
-
-Guid Statement::ReadGuid() {
-  const std::string bytes = ReadBlob();
-  if (bytes.size() != 16) {
-    Corrupt("GUID of size", std::to_string(bytes.size()));
-    return Guid();
+  absl::StatusOr<bool> Step() override {
+    if (!bind_status_.ok()) return bind_status_;
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return connection_->Error(rc, "step");
   }
-  std::array<std::uint8_t, 16> raw{};
-  std::memcpy(raw.data(), bytes.data(), raw.size());
-  return Guid(raw);
-}
-
-std::optional<Guid> Statement::ReadOptionalGuid() {
-  if (IsNull()) {
-    Skip();
-    return std::nullopt;
+  void Reset() override {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+    bind_status_ = absl::OkStatus();
   }
-  return ReadGuid();
-}
-
-Timestamp Statement::ReadTime() {
-  const std::int64_t seconds = ReadInt();
-  const std::int64_t nanos = ReadInt();
-  if (nanos < 0 || nanos > 999'999'999) {
-    Corrupt("nanoseconds", std::to_string(nanos));
-    return Timestamp();
+  bool ColumnIsNull(int column) override {
+    return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
   }
-  return Timestamp::FromUnixSeconds(seconds, static_cast<std::int32_t>(nanos));
-}
-
-std::optional<Timestamp> Statement::ReadOptionalTime() {
-  if (IsNull()) {
-    Skip(2);
-    return std::nullopt;
+  std::int64_t ColumnInt(int column) override { return sqlite3_column_int64(stmt_, column); }
+  std::string_view ColumnText(int column) override {
+    const auto* text = sqlite3_column_text(stmt_, column);
+    const int size = sqlite3_column_bytes(stmt_, column);
+    if (text == nullptr) return {};
+    return {reinterpret_cast<const char*>(text), static_cast<std::size_t>(size)};
   }
-  return ReadTime();
-}
+  std::string_view ColumnBlob(int column) override {
+    const void* data = sqlite3_column_blob(stmt_, column);
+    const int size = sqlite3_column_bytes(stmt_, column);
+    if (data == nullptr) return {};
+    return {static_cast<const char*>(data), static_cast<std::size_t>(size)};
+  }
+  std::string_view sql() const override { return sqlite3_sql(stmt_); }
+  void Release() override {
+    if (!cached_) {
+      delete this;
+      return;
+    }
+    Reset();
+    in_use_ = false;
+  }
 
-void Statement::Corrupt(std::string_view what, std::string_view value) {
-  if (!read_status_.ok()) return;
-  read_status_ = absl::DataLossError(Cat("sqlite: corrupt column ", next_column_ - 1, " of \"",
-                                         std::string_view(sqlite3_sql(stmt_)).substr(0, 80),
-                                         "\": ", what, " '", value.substr(0, 64), "'"));
-}
+ private:
+  // Records the first bind failure; Step() reports it.
+  void Check(int rc) {
+    if (rc != SQLITE_OK && bind_status_.ok()) bind_status_ = connection_->Error(rc, "bind");
+  }
+
+  Connection* connection_;
+  sqlite3_stmt* stmt_;
+  bool cached_;
+  bool in_use_ = false;
+  absl::Status bind_status_;
+};
 
 // ---------------------------------------------------------------------------
 
 void Connection::CloseDatabase::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-void Connection::FinalizeStatement::operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }
 
 Connection::Connection(sqlite3* db) : db_(db) {}
+// The cached statements are finalized before the connection closes (cache_
+// is declared after db_).
 Connection::~Connection() = default;
 
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::string& path,
@@ -336,26 +187,22 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::string& 
 
 absl::StatusOr<Statement> Connection::Prepare(std::string_view sql) {
   auto it = cache_.find(AbslView(sql));
-  if (it != cache_.end() && !it->second->in_use) {
-    it->second->in_use = true;
-    return Statement(this, it->second->stmt.get(), &it->second->in_use, /*owned=*/false);
-  }
+  if (it != cache_.end() && it->second->Acquire()) return Statement(it->second.get());
   const bool cache = it == cache_.end() && cache_.size() < kMaxCachedStatements;
   sqlite3_stmt* raw = nullptr;
   const int rc = sqlite3_prepare_v3(db_.get(), sql.data(), ToInt(sql.size()),
                                     cache ? SQLITE_PREPARE_PERSISTENT : 0, &raw, nullptr);
-  std::unique_ptr<sqlite3_stmt, FinalizeStatement> stmt(raw);
   if (rc != SQLITE_OK) {
+    sqlite3_finalize(raw);
     return Error(rc, Cat("prepare \"", sql.substr(0, 80), "\""));
   }
-  if (stmt == nullptr) return absl::InternalError("sqlite: empty statement");
-  if (!cache) return Statement(this, stmt.release(), nullptr, /*owned=*/true);
-  auto slot = std::make_unique<CachedStatement>();
-  slot->stmt = std::move(stmt);
-  slot->in_use = true;
-  CachedStatement* entry = slot.get();
-  cache_.emplace(std::string(sql), std::move(slot));
-  return Statement(this, entry->stmt.get(), &entry->in_use, /*owned=*/false);
+  if (raw == nullptr) return absl::InternalError("sqlite: empty statement");
+  auto stmt = std::make_unique<SqliteStatement>(this, raw, cache);
+  if (!cache) return Statement(stmt.release());  // deletes itself on release
+  stmt->Acquire();
+  SqliteStatement* entry = stmt.get();
+  cache_.emplace(std::string(sql), std::move(stmt));
+  return Statement(entry);
 }
 
 absl::Status Connection::Exec(std::string_view sql) {
@@ -367,15 +214,7 @@ absl::Status Connection::Exec(std::string_view sql) {
   return absl::OkStatus();
 }
 
-absl::Status Connection::Run(std::string_view sql, const std::vector<SqlValue>& values) {
-  STACKBILL_ASSIGN_OR_RETURN(Statement stmt, Prepare(sql));
-  stmt.BindValues(values);
-  return stmt.Run();
-}
-
 std::int64_t Connection::changes() const { return sqlite3_changes64(db_.get()); }
-
-std::int64_t Connection::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_.get()); }
 
 absl::Status Connection::Error(int rc, std::string_view what) const {
   const char* detail = db_ != nullptr ? sqlite3_errmsg(db_.get()) : sqlite3_errstr(rc);
@@ -558,7 +397,7 @@ Database::~Database() {
   // The last connection to close checkpoints what is left (SQLite's own).
 }
 
-absl::Status Database::Write(absl::FunctionRef<absl::Status(Connection&)> body) {
+absl::Status Database::Write(absl::FunctionRef<absl::Status(sql::Connection&)> body) {
   std::lock_guard<std::mutex> lock(writer_mu_);
   Connection& connection = *writer_;
   // IMMEDIATE takes the write lock now (waiting up to the busy timeout for
@@ -589,7 +428,7 @@ absl::Status Database::Write(absl::FunctionRef<absl::Status(Connection&)> body) 
   return status;
 }
 
-absl::Status Database::Read(absl::FunctionRef<absl::Status(Connection&)> body) {
+absl::Status Database::Read(absl::FunctionRef<absl::Status(sql::Connection&)> body) {
   auto run = [&](Connection& connection) -> absl::Status {
     STACKBILL_RETURN_IF_ERROR(connection.Run("BEGIN"));
     absl::Status status = body(connection);
@@ -620,13 +459,6 @@ void Database::ReleaseReader(Connection* reader) {
     idle_readers_.push_back(reader);
   }
   reader_released_.notify_one();
-}
-
-absl::StatusOr<bool> RowExists(Connection& connection, std::string_view sql,
-                               const std::vector<SqlValue>& values) {
-  STACKBILL_ASSIGN_OR_RETURN(Statement stmt, connection.Prepare(sql));
-  stmt.BindValues(values);
-  return stmt.Step();
 }
 
 // ---------------------------------------------------------------------------
@@ -677,14 +509,6 @@ absl::Status Migrate(Connection& connection, std::span<const std::string_view> m
   }
   (void)connection.Exec("ROLLBACK");
   return status;
-}
-
-absl::StatusOr<std::int64_t> ReadHistoryVersion(Connection& connection) {
-  STACKBILL_ASSIGN_OR_RETURN(Statement stmt,
-                             connection.Prepare("SELECT version FROM history_version"));
-  STACKBILL_ASSIGN_OR_RETURN(bool row, stmt.Step());
-  if (!row) return absl::DataLossError("history_version has no row");
-  return stmt.ReadInt();
 }
 
 }  // namespace stackbill::sqlite

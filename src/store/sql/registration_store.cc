@@ -1,11 +1,11 @@
 #include <optional>
 
 #include "core/error.h"
-#include "store/sqlite/sqlite_area_stores.h"
-#include "store/sqlite/sqlite_codec.h"
-#include "store/sqlite/sqlite_versioning.h"
+#include "store/sql/area_stores.h"
+#include "store/sql/codec.h"
+#include "store/sql/versioning.h"
 
-namespace stackbill::sqlite {
+namespace stackbill::sql {
 namespace {
 
 constexpr VersionedTable kSubscribers = {
@@ -244,9 +244,9 @@ absl::StatusOr<Registration> EndLive(Connection& c, Registration live, Timestamp
   return live;
 }
 
-class SqliteRegistrationStore final : public RegistrationStore {
+class SqlRegistrationStore final : public RegistrationStore {
  public:
-  explicit SqliteRegistrationStore(Database& database) : db_(database) {}
+  explicit SqlRegistrationStore(Database& database) : db_(database) {}
 
   absl::StatusOr<Stack> GetStack(const Guid& cloud_id) override {
     std::optional<Stack> stack;
@@ -882,8 +882,8 @@ class SqliteRegistrationStore final : public RegistrationStore {
 
 }  // namespace
 
-std::unique_ptr<RegistrationStore> NewSqliteRegistrationStore(Database& database) {
-  return std::make_unique<SqliteRegistrationStore>(database);
+std::unique_ptr<RegistrationStore> NewSqlRegistrationStore(Database& database) {
+  return std::make_unique<SqlRegistrationStore>(database);
 }
 
-}  // namespace stackbill::sqlite
+}  // namespace stackbill::sql

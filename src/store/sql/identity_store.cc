@@ -2,10 +2,10 @@
 #include <set>
 
 #include "core/error.h"
-#include "store/sqlite/sqlite_area_stores.h"
-#include "store/sqlite/sqlite_codec.h"
+#include "store/sql/area_stores.h"
+#include "store/sql/codec.h"
 
-namespace stackbill::sqlite {
+namespace stackbill::sql {
 namespace {
 
 constexpr std::string_view kTokenColumns =
@@ -48,9 +48,9 @@ absl::Status PrincipalNotFound(const Guid& id) {
   return NotFoundError("PrincipalNotFound", Cat("principal ", id.ToString(), " not found"));
 }
 
-class SqliteIdentityStore final : public IdentityStore {
+class SqlIdentityStore final : public IdentityStore {
  public:
-  explicit SqliteIdentityStore(Database& database) : db_(database) {}
+  explicit SqlIdentityStore(Database& database) : db_(database) {}
 
   absl::StatusOr<std::string> ServerSecret(std::string_view name,
                                            std::string_view candidate) override {
@@ -528,8 +528,8 @@ class SqliteIdentityStore final : public IdentityStore {
 
 }  // namespace
 
-std::unique_ptr<IdentityStore> NewSqliteIdentityStore(Database& database) {
-  return std::make_unique<SqliteIdentityStore>(database);
+std::unique_ptr<IdentityStore> NewSqlIdentityStore(Database& database) {
+  return std::make_unique<SqlIdentityStore>(database);
 }
 
-}  // namespace stackbill::sqlite
+}  // namespace stackbill::sql

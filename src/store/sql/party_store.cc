@@ -1,9 +1,9 @@
 #include "core/error.h"
-#include "store/sqlite/sqlite_area_stores.h"
-#include "store/sqlite/sqlite_codec.h"
-#include "store/sqlite/sqlite_versioning.h"
+#include "store/sql/area_stores.h"
+#include "store/sql/codec.h"
+#include "store/sql/versioning.h"
 
-namespace stackbill::sqlite {
+namespace stackbill::sql {
 namespace {
 
 constexpr VersionedTable kParentLinks = {
@@ -60,9 +60,9 @@ absl::Status InvalidSelfParent(std::string_view id) {
   return absl::InvalidArgumentError(Cat("partner ", id, " cannot be its own parent"));
 }
 
-class SqlitePartyStore final : public PartyStore {
+class SqlPartyStore final : public PartyStore {
  public:
-  explicit SqlitePartyStore(Database& database) : db_(database) {}
+  explicit SqlPartyStore(Database& database) : db_(database) {}
 
   absl::Status CreatePartner(const Partner& partner, const std::optional<PartnerId>& parent,
                              Timestamp at) override {
@@ -313,8 +313,8 @@ class SqlitePartyStore final : public PartyStore {
 
 }  // namespace
 
-std::unique_ptr<PartyStore> NewSqlitePartyStore(Database& database) {
-  return std::make_unique<SqlitePartyStore>(database);
+std::unique_ptr<PartyStore> NewSqlPartyStore(Database& database) {
+  return std::make_unique<SqlPartyStore>(database);
 }
 
-}  // namespace stackbill::sqlite
+}  // namespace stackbill::sql

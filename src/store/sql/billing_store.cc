@@ -4,10 +4,10 @@
 #include <set>
 
 #include "core/error.h"
-#include "store/sqlite/sqlite_area_stores.h"
-#include "store/sqlite/sqlite_codec.h"
+#include "store/sql/area_stores.h"
+#include "store/sql/codec.h"
 
-namespace stackbill::sqlite {
+namespace stackbill::sql {
 namespace {
 
 constexpr std::string_view kAdjustmentColumns =
@@ -104,9 +104,9 @@ absl::Status LockSheet(Connection& c, const PriceSheetKey& key, Timestamp at) {
   return exists ? absl::OkStatus() : SheetNotFound(key);
 }
 
-class SqlitePriceSheetStore final : public PriceSheetStore {
+class SqlPriceSheetStore final : public PriceSheetStore {
  public:
-  explicit SqlitePriceSheetStore(Database& database) : db_(database) {}
+  explicit SqlPriceSheetStore(Database& database) : db_(database) {}
 
   absl::StatusOr<bool> PutPriceSheet(const PriceSheet& sheet) override {
     STACKBILL_RETURN_IF_ERROR(Validate(sheet));
@@ -145,7 +145,8 @@ class SqlitePriceSheetStore final : public PriceSheetStore {
         STACKBILL_ASSIGN_OR_RETURN(
             Statement insert,
             c.Prepare("INSERT INTO price_sheets (owner_kind, owner_id, currency, effective_s, "
-                      "effective_ns, partner_id, markup) VALUES (?, ?, ?, ?, ?, ?, ?)"));
+                      "effective_ns, partner_id, markup) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                      "RETURNING sheet_id"));
         insert.BindValues(SheetKey(key));
         if (of_partner) {
           insert.BindText(key.owner.partner_id);
@@ -153,8 +154,7 @@ class SqlitePriceSheetStore final : public PriceSheetStore {
           insert.BindNull();
         }
         insert.BindValue(MarkupValue(sheet));
-        STACKBILL_RETURN_IF_ERROR(insert.Run());
-        sheet_id = c.last_insert_rowid();
+        STACKBILL_ASSIGN_OR_RETURN(sheet_id, RunReturningId(insert));
         created = true;
       }
       STACKBILL_ASSIGN_OR_RETURN(
@@ -369,9 +369,9 @@ Where PeriodWhere(YearMonth period) {
   return where;
 }
 
-class SqliteBillingStore final : public BillingStore {
+class SqlBillingStore final : public BillingStore {
  public:
-  explicit SqliteBillingStore(Database& database) : db_(database) {}
+  explicit SqlBillingStore(Database& database) : db_(database) {}
 
   absl::StatusOr<BillingPeriodRecord> GetBillingPeriod(YearMonth period) override {
     BillingPeriodRecord record{period, std::nullopt};
@@ -714,12 +714,12 @@ class SqliteBillingStore final : public BillingStore {
 
 }  // namespace
 
-std::unique_ptr<PriceSheetStore> NewSqlitePriceSheetStore(Database& database) {
-  return std::make_unique<SqlitePriceSheetStore>(database);
+std::unique_ptr<PriceSheetStore> NewSqlPriceSheetStore(Database& database) {
+  return std::make_unique<SqlPriceSheetStore>(database);
 }
 
-std::unique_ptr<BillingStore> NewSqliteBillingStore(Database& database) {
-  return std::make_unique<SqliteBillingStore>(database);
+std::unique_ptr<BillingStore> NewSqlBillingStore(Database& database) {
+  return std::make_unique<SqlBillingStore>(database);
 }
 
-}  // namespace stackbill::sqlite
+}  // namespace stackbill::sql

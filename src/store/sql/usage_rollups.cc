@@ -1,4 +1,4 @@
-#include "store/sqlite/sqlite_usage_rollups.h"
+#include "store/sql/usage_rollups.h"
 
 #include <algorithm>
 #include <optional>
@@ -9,9 +9,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "core/error.h"
-#include "store/sqlite/sqlite_codec.h"
+#include "store/sql/codec.h"
 
-namespace stackbill::sqlite {
+namespace stackbill::sql {
 namespace {
 
 constexpr std::int64_t kHour = 3600;
@@ -133,10 +133,9 @@ absl::Status UsageRollupDelta::Add(const UsageRecord& r, int sign) {
 }
 
 absl::Status UsageRollupDelta::Apply(Connection& c) {
-  STACKBILL_ASSIGN_OR_RETURN(
-      Statement add_pair,
-      c.Prepare("INSERT OR IGNORE INTO usage_rollup_buckets (rollup, reported_bucket, "
-                "usage_bucket) VALUES (?, ?, ?)"));
+  STACKBILL_ASSIGN_OR_RETURN(Statement add_pair,
+                             c.Prepare("INSERT INTO usage_rollup_buckets (rollup, reported_bucket, "
+                                       "usage_bucket) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"));
   for (std::size_t t = 0; t < kTables.size(); ++t) {
     const Table& table = kTables[t];
     const bool resource = table.resource;
@@ -207,7 +206,7 @@ absl::Status UsageRollupDelta::Apply(Connection& c) {
       STACKBILL_ASSIGN_OR_RETURN(quantity, quantity.Add(sum.quantity));
       records += sum.records;
       if (records < 0 || (records == 0 && !quantity.IsZero())) {
-        return absl::DataLossError(Cat("sqlite: ", table.name, " would hold ", records,
+        return absl::DataLossError(Cat("store: ", table.name, " would hold ", records,
                                        " records with quantity ", quantity.ToString(),
                                        ": the rollups no longer match usage_records"));
       }
@@ -280,7 +279,9 @@ absl::Status BuildUsageRollupsIfNeeded(Database& db) {
       }
     }
     STACKBILL_RETURN_IF_ERROR(delta.Apply(c));
-    return c.Run("INSERT OR REPLACE INTO usage_rollup_state (id, built) VALUES (1, 1)");
+    return c.Run(
+        "INSERT INTO usage_rollup_state (id, built) VALUES (1, 1) "
+        "ON CONFLICT (id) DO UPDATE SET built = 1");
   });
 }
 
@@ -585,4 +586,4 @@ absl::StatusOr<std::vector<UsageAggregate>> AggregateUsageRollups(Connection& c,
   return result;
 }
 
-}  // namespace stackbill::sqlite
+}  // namespace stackbill::sql

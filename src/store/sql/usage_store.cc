@@ -4,11 +4,11 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "core/error.h"
-#include "store/sqlite/sqlite_area_stores.h"
-#include "store/sqlite/sqlite_codec.h"
-#include "store/sqlite/sqlite_usage_rollups.h"
+#include "store/sql/area_stores.h"
+#include "store/sql/codec.h"
+#include "store/sql/usage_rollups.h"
 
-namespace stackbill::sqlite {
+namespace stackbill::sql {
 namespace {
 
 constexpr std::string_view kUsageColumns =
@@ -99,7 +99,7 @@ absl::Status CheckIdentities(std::span<const UsageRecord> batch) {
 // the winner's content_hash to tell a duplicate from a conflicting one.
 // Within the batch a repeated identity conflicts with the row its first
 // occurrence just inserted.
-// SQLite's PreparedIngest: the rollup delta of every record of the write,
+// The SQL backends' PreparedIngest: the rollup delta of every record of the write,
 // summed by the request's own thread as if all were accepted — as all are,
 // but for resends. WriteRecords applies it when they are, and sums the
 // accepted ones itself when not. A 1M-record ingest spent 9 % of serve's CPU
@@ -125,7 +125,7 @@ absl::Status WriteRecords(Connection& c, std::span<const UsageRecord> batch,
   // probe the identity first while the previous record was a duplicate (one
   // index probe, no row built and refused), insert first otherwise (ON
   // CONFLICT probes once). Either order is exact: this runs inside the write
-  // transaction, which SQLite gives one writer at a time.
+  // transaction, which Database::Write gives one writer at a time.
   bool expect_duplicate = false;
   for (const UsageRecord& record : batch) {
     bool stored_before = expect_duplicate;
@@ -252,9 +252,9 @@ UsageSupersession ReadSupersession(Statement& stmt) {
   return s;
 }
 
-class SqliteUsageStore final : public UsageStore {
+class SqlUsageStore final : public UsageStore {
  public:
-  explicit SqliteUsageStore(Database& database) : db_(database) {}
+  explicit SqlUsageStore(Database& database) : db_(database) {}
 
   // One transaction per batch (WriteRecords).
   absl::StatusOr<std::vector<UsageOutcome>> WriteUsage(
@@ -607,8 +607,8 @@ class SqliteUsageStore final : public UsageStore {
 
 }  // namespace
 
-std::unique_ptr<UsageStore> NewSqliteUsageStore(Database& database) {
-  return std::make_unique<SqliteUsageStore>(database);
+std::unique_ptr<UsageStore> NewSqlUsageStore(Database& database) {
+  return std::make_unique<SqlUsageStore>(database);
 }
 
-}  // namespace stackbill::sqlite
+}  // namespace stackbill::sql

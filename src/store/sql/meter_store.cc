@@ -1,10 +1,10 @@
 #include <set>
 
 #include "core/error.h"
-#include "store/sqlite/sqlite_area_stores.h"
-#include "store/sqlite/sqlite_codec.h"
+#include "store/sql/area_stores.h"
+#include "store/sql/codec.h"
 
-namespace stackbill::sqlite {
+namespace stackbill::sql {
 namespace {
 
 constexpr std::string_view kMeterColumns =
@@ -30,9 +30,9 @@ void BindMeter(Statement& stmt, const Meter& meter) {
       .BindBool(meter.custom);
 }
 
-class SqliteMeterStore final : public MeterStore {
+class SqlMeterStore final : public MeterStore {
  public:
-  explicit SqliteMeterStore(Database& database) : db_(database) {}
+  explicit SqlMeterStore(Database& database) : db_(database) {}
 
   absl::Status CreateMeter(const Meter& meter) override {
     return db_.Write([&](Connection& c) -> absl::Status {
@@ -122,8 +122,8 @@ class SqliteMeterStore final : public MeterStore {
 
 }  // namespace
 
-std::unique_ptr<MeterStore> NewSqliteMeterStore(Database& database) {
-  return std::make_unique<SqliteMeterStore>(database);
+std::unique_ptr<MeterStore> NewSqlMeterStore(Database& database) {
+  return std::make_unique<SqlMeterStore>(database);
 }
 
-}  // namespace stackbill::sqlite
+}  // namespace stackbill::sql

@@ -1,11 +1,11 @@
-#include "store/sqlite/sqlite_versioning.h"
+#include "store/sql/versioning.h"
 
 #include <optional>
 
 #include "core/error.h"
 #include "store/store.h"
 
-namespace stackbill::sqlite {
+namespace stackbill::sql {
 namespace {
 
 struct Latest {
@@ -18,10 +18,13 @@ absl::StatusOr<std::optional<Latest>> ReadLatest(Connection& c, const VersionedT
                                                  const std::vector<SqlValue>& key,
                                                  const SqlValue* value) {
   STACKBILL_ASSIGN_OR_RETURN(
-      Statement stmt, c.Prepare(Cat("SELECT from_s, from_ns, to_s, to_ns, ",
-                                    value != nullptr ? Cat(table.value_column, " IS ?") : "0",
-                                    " FROM ", table.table, " WHERE ", table.key_condition,
-                                    " ORDER BY from_s DESC, from_ns DESC LIMIT 1")));
+      Statement stmt,
+      c.Prepare(Cat("SELECT from_s, from_ns, to_s, to_ns, ",
+                    value != nullptr ? Cat("CASE WHEN ", table.value_column,
+                                           " IS NOT DISTINCT FROM ? THEN 1 ELSE 0 END")
+                                     : "0",
+                    " FROM ", table.table, " WHERE ", table.key_condition,
+                    " ORDER BY from_s DESC, from_ns DESC LIMIT 1")));
   if (value != nullptr) stmt.BindValue(*value);
   stmt.BindValues(key);
   STACKBILL_ASSIGN_OR_RETURN(bool row, stmt.Step());
@@ -98,4 +101,4 @@ absl::StatusOr<bool> EndVersion(Connection& c, const VersionedTable& table,
   return true;
 }
 
-}  // namespace stackbill::sqlite
+}  // namespace stackbill::sql

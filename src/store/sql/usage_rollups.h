@@ -1,6 +1,6 @@
 #pragma once
 
-// The usage rollups of the SQLite store (internal to store/sqlite): three
+// The usage rollups of the SQL stores (internal to store/sql): three
 // tables that sum usage_records per
 //   usage_rollup_hours            reported hour, usage hour, billed subscription, meter, stack,
 //                                 tenant, stack-local subscription
@@ -19,7 +19,8 @@
 // supersede), so that UsageStore::AggregateUsage never scans raw records and
 // is exact under all of them. Quantities are canonical decimal text, added in
 // C++ (R14): in the rollup code, or in SQL by stackbill_quantity_add, a C++
-// function (sqlite_database.cc); never by SQL arithmetic.
+// function (sqlite_database.cc), or PostgreSQL's exact numeric sum
+// (pg_schema.cc); never by floating-point arithmetic.
 
 #include <array>
 #include <cstdint>
@@ -30,10 +31,10 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "core/entities.h"
-#include "store/sqlite/sqlite_database.h"
+#include "store/sql/database.h"
 #include "store/store.h"
 
-namespace stackbill::sqlite {
+namespace stackbill::sql {
 
 // The change that one write transaction makes to the rollups: records added
 // (+1) and taken away (-1), summed per rollup key in memory, then written
@@ -94,4 +95,4 @@ absl::Status BuildUsageRollupsIfNeeded(Database& db);
 absl::StatusOr<std::vector<UsageAggregate>> AggregateUsageRollups(
     Connection& c, const UsageAggregateFilter& filter);
 
-}  // namespace stackbill::sqlite
+}  // namespace stackbill::sql

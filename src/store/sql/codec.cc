@@ -1,11 +1,11 @@
-#include "store/sqlite/sqlite_codec.h"
+#include "store/sql/codec.h"
 
 #include <array>
 #include <charconv>
 
 #include "core/error.h"
 
-namespace stackbill::sqlite {
+namespace stackbill::sql {
 
 template <>
 std::span<const EnumCode<PartnerKind>> EnumCodes<PartnerKind>() {
@@ -289,4 +289,4 @@ std::string Lower(std::string_view text) {
   return lower;
 }
 
-}  // namespace stackbill::sqlite
+}  // namespace stackbill::sql

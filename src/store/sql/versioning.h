@@ -1,6 +1,6 @@
 #pragma once
 
-// Effective dating for simple versioned tables (internal to store/sqlite):
+// Effective dating for simple versioned tables (internal to store/sql):
 // tables with key columns, one value column and a Validity
 // (from_s, from_ns, to_s, to_ns), following the versioning rules of
 // store/store.h.
@@ -10,9 +10,9 @@
 
 #include "absl/status/statusor.h"
 #include "core/time.h"
-#include "store/sqlite/sqlite_database.h"
+#include "store/sql/database.h"
 
-namespace stackbill::sqlite {
+namespace stackbill::sql {
 
 struct VersionedTable {
   std::string_view table;          // "partner_parent_links"
@@ -38,4 +38,4 @@ absl::StatusOr<bool> EndVersion(Connection& c, const VersionedTable& table,
 // The error for a version that would start or end before an existing one.
 absl::Status VersionOutOfOrder(std::string_view what, Timestamp at, Timestamp existing);
 
-}  // namespace stackbill::sqlite
+}  // namespace stackbill::sql

@@ -1,7 +1,7 @@
 #pragma once
 
-// How domain values are written into SQLite columns (internal to
-// store/sqlite). Enums are stored as stable text codes that belong to the
+// How domain values are written into SQL columns (internal to store/sql).
+// Enums are stored as stable text codes that belong to the
 // schema: they never change when a wire name does. Composite values that are
 // only ever read whole (registration tags, price tiers, applied tiers) are one
 // TEXT column in a small, documented, exact format.
@@ -16,10 +16,10 @@
 
 #include "absl/status/statusor.h"
 #include "core/entities.h"
-#include "store/sqlite/sqlite_database.h"
+#include "store/sql/database.h"
 #include "store/store.h"
 
-namespace stackbill::sqlite {
+namespace stackbill::sql {
 
 template <typename E>
 struct EnumCode {
@@ -27,7 +27,7 @@ struct EnumCode {
   std::string_view code;
 };
 
-// The code table of each stored enum (specialised in sqlite_codec.cc).
+// The code table of each stored enum (specialised in codec.cc).
 template <typename E>
 std::span<const EnumCode<E>> EnumCodes();
 
@@ -121,4 +121,4 @@ std::string CursorAfter(std::int64_t id);
 // ASCII lower-casing for case-insensitive keys.
 std::string Lower(std::string_view text);
 
-}  // namespace stackbill::sqlite
+}  // namespace stackbill::sql

@@ -1,8 +1,8 @@
 #include "core/error.h"
-#include "store/sqlite/sqlite_area_stores.h"
-#include "store/sqlite/sqlite_codec.h"
+#include "store/sql/area_stores.h"
+#include "store/sql/codec.h"
 
-namespace stackbill::sqlite {
+namespace stackbill::sql {
 namespace {
 
 constexpr std::string_view kQuarantineColumns =
@@ -64,7 +64,7 @@ absl::StatusOr<std::vector<std::int64_t>> InsertQuarantine(
   STACKBILL_ASSIGN_OR_RETURN(
       Statement insert,
       c.Prepare("INSERT INTO quarantine (cloud_id, received_s, received_ns, code, message, "
-                "raw_text, record_id) VALUES (?, ?, ?, ?, ?, ?, ?)"));
+                "raw_text, record_id) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id"));
   STACKBILL_ASSIGN_OR_RETURN(Statement pending,
                              c.Prepare("SELECT id FROM quarantine WHERE cloud_id = ? AND "
                                        "raw_text = ? AND replayed_s IS NULL"));
@@ -91,8 +91,8 @@ absl::StatusOr<std::vector<std::int64_t>> InsertQuarantine(
         .BindText(entry.message)
         .BindBlob(entry.raw_text)
         .BindText(entry.record_id);
-    STACKBILL_RETURN_IF_ERROR(insert.Run());
-    ids.push_back(c.last_insert_rowid());
+    STACKBILL_ASSIGN_OR_RETURN(std::int64_t id, RunReturningId(insert));
+    ids.push_back(id);
   }
   return ids;
 }
@@ -105,9 +105,9 @@ std::string Placeholders(std::size_t n) {
 
 namespace {
 
-class SqliteQuarantineStore final : public QuarantineStore {
+class SqlQuarantineStore final : public QuarantineStore {
  public:
-  explicit SqliteQuarantineStore(Database& database) : db_(database) {}
+  explicit SqlQuarantineStore(Database& database) : db_(database) {}
 
   absl::StatusOr<std::vector<std::int64_t>> AddQuarantine(
       std::span<const QuarantineEntry> entries) override {
@@ -228,8 +228,8 @@ class SqliteQuarantineStore final : public QuarantineStore {
 
 }  // namespace
 
-std::unique_ptr<QuarantineStore> NewSqliteQuarantineStore(Database& database) {
-  return std::make_unique<SqliteQuarantineStore>(database);
+std::unique_ptr<QuarantineStore> NewSqlQuarantineStore(Database& database) {
+  return std::make_unique<SqlQuarantineStore>(database);
 }
 
-}  // namespace stackbill::sqlite
+}  // namespace stackbill::sql

@@ -1,8 +1,8 @@
 #include "core/error.h"
-#include "store/sqlite/sqlite_area_stores.h"
-#include "store/sqlite/sqlite_codec.h"
+#include "store/sql/area_stores.h"
+#include "store/sql/codec.h"
 
-namespace stackbill::sqlite {
+namespace stackbill::sql {
 namespace {
 
 constexpr std::string_view kAuditColumns =
@@ -23,9 +23,9 @@ AuditEntry ReadEntry(Statement& stmt) {
   return entry;
 }
 
-class SqliteAuditLog final : public AuditLog {
+class SqlAuditLog final : public AuditLog {
  public:
-  explicit SqliteAuditLog(Database& database) : db_(database) {}
+  explicit SqlAuditLog(Database& database) : db_(database) {}
 
   absl::StatusOr<std::int64_t> Append(const AuditEntry& entry) override {
     if (entry.action.empty()) return absl::InvalidArgumentError("an audit entry needs an action");
@@ -35,7 +35,7 @@ class SqliteAuditLog final : public AuditLog {
           Statement insert,
           c.Prepare("INSERT INTO audit_log (at_s, at_ns, actor_principal_id, actor_directory_id, "
                     "action, resource, partner_id, before_json, after_json) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"));
       insert.BindTime(entry.at)
           .BindGuid(entry.actor_principal_id)
           .BindGuid(entry.actor_directory_id)
@@ -44,8 +44,7 @@ class SqliteAuditLog final : public AuditLog {
           .BindOptionalText(entry.partner_id)
           .BindText(entry.before_json)
           .BindText(entry.after_json);
-      STACKBILL_RETURN_IF_ERROR(insert.Run());
-      id = c.last_insert_rowid();
+      STACKBILL_ASSIGN_OR_RETURN(id, RunReturningId(insert));
       return absl::OkStatus();
     }));
     return id;
@@ -66,8 +65,12 @@ class SqliteAuditLog final : public AuditLog {
       }
       where.Add(Cat("partner_id IN (", placeholders, ")"), std::move(values));
     }
-    // instr() = 1 is a prefix test that, unlike LIKE, has no wildcards.
-    if (filter.resource_prefix) where.Add("instr(resource, ?) = 1", {*filter.resource_prefix});
+    // A prefix test that, unlike LIKE, has no wildcards (in the SQL of both
+    // SQLite and PostgreSQL).
+    if (filter.resource_prefix) {
+      where.Add("substr(resource, 1, length(CAST(? AS TEXT))) = ?",
+                {*filter.resource_prefix, *filter.resource_prefix});
+    }
     if (after) where.Add("id < ?", {*after});
     STACKBILL_RETURN_IF_ERROR(db_.Read([&](Connection& c) -> absl::Status {
       STACKBILL_ASSIGN_OR_RETURN(
@@ -94,8 +97,8 @@ class SqliteAuditLog final : public AuditLog {
 
 }  // namespace
 
-std::unique_ptr<AuditLog> NewSqliteAuditLog(Database& database) {
-  return std::make_unique<SqliteAuditLog>(database);
+std::unique_ptr<AuditLog> NewSqlAuditLog(Database& database) {
+  return std::make_unique<SqlAuditLog>(database);
 }
 
-}  // namespace stackbill::sqlite
+}  // namespace stackbill::sql
