@@ -6,7 +6,7 @@ function(stackbill_test name)
   if(NOT STACKBILL_BUILD_TESTS)
     return()
   endif()
-  cmake_parse_arguments(ARG "" "LABELS" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(ARG "" "LABELS;FIXTURES;TEST_PREFIX" "SOURCES;LIBS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_LIBS} stackbill_warnings GTest::gtest GTest::gmock
                                         GTest::gtest_main)
@@ -16,7 +16,15 @@ function(stackbill_test name)
   if(ARG_LABELS)
     set(label ${ARG_LABELS})
   endif()
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
+  # FIXTURES: a ctest fixture every test of the executable requires (e.g.
+  # postgres_server, the PostgreSQL server of store/postgres's tests).
+  set(fixtures)
+  if(ARG_FIXTURES)
+    set(fixtures FIXTURES_REQUIRED ${ARG_FIXTURES})
+  endif()
+  # TEST_PREFIX: prepended to the test names, for a second executable built
+  # from the same tests (e.g. "Postgres.").
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 TEST_PREFIX "${ARG_TEST_PREFIX}"
                        PROPERTIES ENVIRONMENT "STACKBILL_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
-                                  LABELS ${label})
+                                  LABELS ${label} ${fixtures})
 endfunction()

@@ -49,7 +49,7 @@ sb_init_store
 port=0
 start_serve() {
   rm -f "$dir/port"
-  "$bin" serve --db "$dir/s.db" --port "$port" --port-file "$dir/port" \
+  "$bin" serve --db "$store" --port "$port" --port-file "$dir/port" \
     --tls-cert "$dir/tls/cert.pem" --tls-key "$dir/tls/key.pem" >>"$dir/serve.log" 2>&1 &
   server_pid=$!
   sb_wait_for_port "$dir/port" "$server_pid" 60 serve

@@ -2,10 +2,40 @@
 # The caller sets $bin (the stackbill binary) and $dir (its temporary
 # directory), defines fail MESSAGE, and exports STACKBILL_PROFILE.
 
-# A new store at $dir/s.db and a development certificate in $dir/tls; sets
+# sb_new_store: sets store to a new store's location: the SQLite file
+# $dir/s.db, or with STACKBILL_TEST_BACKEND=postgres a new, empty database on
+# the test server (tests/postgres/server.sh, whose DSN is in the file
+# $STACKBILL_TEST_POSTGRES_DSN_FILE; ctest's postgres_server fixture).
+sb_new_store() {
+  if [[ ${STACKBILL_TEST_BACKEND:-sqlite} == postgres ]]; then
+    local server name
+    [[ -s ${STACKBILL_TEST_POSTGRES_DSN_FILE:-} ]] ||
+      fail "STACKBILL_TEST_BACKEND=postgres but no server DSN in STACKBILL_TEST_POSTGRES_DSN_FILE"
+    server=$(<"$STACKBILL_TEST_POSTGRES_DSN_FILE")
+    name=sb_$(date +%s%N)_$$
+    psql -X -q -v ON_ERROR_STOP=1 -d "$server" -c "CREATE DATABASE $name" >/dev/null ||
+      fail "cannot create the test database $name"
+    store=${server%/*}/$name
+  else
+    store=$dir/s.db
+  fi
+}
+
+# sb_sql QUERY: runs QUERY on $store and prints its rows, columns separated
+# by '|' (sqlite3's and psql -A's default).
+sb_sql() {
+  if [[ $store == postgresql://* ]]; then
+    psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$store" -c "$1"
+  else
+    sqlite3 "$store" "$1"
+  fi
+}
+
+# A new store (sb_new_store) and a development certificate in $dir/tls; sets
 # admin_token to the first PlatformAdmin's token.
 sb_init_store() {
-  admin_token=$("$bin" init --db "$dir/s.db" | sed -n 's/^token: *//p')
+  sb_new_store
+  admin_token=$("$bin" init --db "$store" | sed -n 's/^token: *//p')
   [ -n "$admin_token" ] || fail "init printed no token"
   "$bin" dev-cert --out-dir "$dir/tls" >/dev/null 2>&1 || fail "dev-cert failed"
 }
@@ -21,11 +51,11 @@ sb_wait_for_port() {
   done
 }
 
-# sb_serve [SERVE_FLAGS…]: `serve` on $dir/s.db over HTTPS on a free port
+# sb_serve [SERVE_FLAGS…]: `serve` on $store over HTTPS on a free port
 # (log in $dir/serve.log); sets server_pid and endpoint once it listens.
 sb_serve() {
   rm -f "$dir/port"
-  "$bin" serve --db "$dir/s.db" --port 0 --port-file "$dir/port" \
+  "$bin" serve --db "$store" --port 0 --port-file "$dir/port" \
     --tls-cert "$dir/tls/cert.pem" --tls-key "$dir/tls/key.pem" "$@" >"$dir/serve.log" 2>&1 &
   server_pid=$!
   sb_wait_for_port "$dir/port" "$server_pid" 60 serve

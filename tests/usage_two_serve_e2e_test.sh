@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# End to end (R10, R11): two `stackbill serve` processes on ONE SQLite file
+# End to end (R10, R11, issue 9): two `stackbill serve` processes on ONE store
+# (a SQLite file, or a PostgreSQL database with STACKBILL_TEST_BACKEND=postgres)
 # receive overlapping usage batches at the same time — every batch sent to
 # both, twice — and every record is counted exactly once. Then a bad line is
 # quarantined alone, a body over the records limit is 413, another stack's
@@ -36,7 +37,7 @@ unset STACKBILL_ENDPOINT STACKBILL_TOKEN STACKBILL_CA_FILE
 sb_init_store
 
 start_serve() {  # name
-  "$bin" serve --db "$dir/s.db" --port 0 --port-file "$dir/port-$1" \
+  "$bin" serve --db "$store" --port 0 --port-file "$dir/port-$1" \
     --tls-cert "$dir/tls/cert.pem" --tls-key "$dir/tls/key.pem" \
     --max-usage-records 1000 >"$dir/serve-$1.log" 2>&1 &
   pids+=($!)
@@ -109,7 +110,7 @@ for r in "$dir"/resp-*; do
 done
 echo "accepted $accepted, duplicates $duplicates over $n batches x 2 servers"
 [ "$accepted" = "$records" ] || fail "accepted $accepted records, expected exactly $records"
-stored=$(sqlite3 "$dir/s.db" "SELECT count(*) FROM usage_records")
+stored=$(sb_sql "SELECT count(*) FROM usage_records")
 [ "$stored" = "$records" ] || fail "the store holds $stored records, expected $records"
 stack=$(curl -sS --cacert "$dir/tls/cert.pem" -H "Authorization: Bearer $admin_token" \
   "$url_b/v1/stacks/$cloud1")
@@ -144,7 +145,7 @@ printf '{"value":[{"properties":{"id":1}' >"$dir/page.json"
 out=$(post "$url_b" "$key1" "$dir/page.json" application/json)
 [ "$(tail -n1 <<<"$out")" = 400 ] || fail "unparsable page: $out"
 grep -q 'at byte' <<<"$out" || fail "unparsable page: $out"
-stored=$(sqlite3 "$dir/s.db" "SELECT count(*) FROM usage_records")
+stored=$(sb_sql "SELECT count(*) FROM usage_records")
 [ "$stored" = $((records + 2)) ] || fail "the store holds $stored records after the refusals"
 
 # The CLI twins: a stack sends a record of an unknown meter (quarantined), a

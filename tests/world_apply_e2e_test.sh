@@ -26,7 +26,7 @@ unset STACKBILL_ENDPOINT STACKBILL_TOKEN STACKBILL_CA_FILE
 
 sb_init_store
 
-"$bin" serve --db "$dir/s.db" --port 0 --port-file "$dir/port" \
+"$bin" serve --db "$store" --port 0 --port-file "$dir/port" \
   --tls-cert "$dir/tls/cert.pem" --tls-key "$dir/tls/key.pem" >"$dir/serve.log" 2>&1 &
 server_pid=$!
 sb_wait_for_port "$dir/port" "$server_pid" 30 serve

@@ -19,7 +19,12 @@ void RegisterInitCommand(CLI::App& app, int& exit_code) {
   auto* command = app.add_subcommand(
       "init",
       "Create a new store and its first PlatformAdmin, and print that principal's token once");
-  command->add_option("--db", args->db, "SQLite database file to create")->required();
+  command
+      ->add_option("--db,--database", args->db,
+                   "The store to create: a SQLite file (must not exist), or an empty PostgreSQL "
+                   "database (postgresql://user@host:port/dbname)")
+      ->required()
+      ->type_name("FILE|URL");
   command
       ->add_option("--admin-name", args->bootstrap.admin_name,
                    "User principal name of the first PlatformAdmin")
@@ -34,14 +39,25 @@ void RegisterInitCommand(CLI::App& app, int& exit_code) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   command->callback([args, &exit_code] {
-    if (std::filesystem::exists(args->db)) {
+    const std::string store_name = DescribeStore(args->db);
+    if (!IsPostgresStore(args->db) && std::filesystem::exists(args->db)) {
       spdlog::error("init: {} already exists; init only creates a new store", args->db);
       exit_code = 1;
       return;
     }
     auto store = OpenStore(args->db);
     if (!store.ok()) {
-      spdlog::error("init: cannot create {}: {}", args->db, Message(store.status()));
+      spdlog::error("init: cannot create {}: {}", store_name, Message(store.status()));
+      exit_code = 1;
+      return;
+    }
+    // A PostgreSQL database is created by its administrator; init fills an
+    // empty one and refuses one that already holds a store.
+    if (absl::StatusOr<std::vector<Directory>> directories = (*store)->identity().ListDirectories();
+        !directories.ok() || !directories->empty()) {
+      spdlog::error("init: {} {}", store_name,
+                    directories.ok() ? "already holds a store; init only creates a new one"
+                                     : Message(directories.status()));
       exit_code = 1;
       return;
     }
@@ -52,7 +68,7 @@ void RegisterInitCommand(CLI::App& app, int& exit_code) {
       return;
     }
     for (const auto& line : result->skipped_meters) spdlog::info("meter catalogue: {}", line);
-    spdlog::info("created {} with {} meters", args->db, result->meters_loaded);
+    spdlog::info("created {} with {} meters", store_name, result->meters_loaded);
     std::cout << "PlatformAdmin: " << result->admin.name << " ("
               << result->admin.object_id.ToString() << ")\n"
               << "token id:      " << result->token_id << "\n"

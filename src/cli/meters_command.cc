@@ -19,11 +19,13 @@ void RegisterMetersCommand(CLI::App& app, int& exit_code) {
   auto* meters = app.add_subcommand("meters", "The meter catalogue");
   meters->require_subcommand(1);
   auto* list = meters->add_subcommand("list", "List the meters in a store");
-  list->add_option("--db", args->db, "SQLite database file")->required();
+  list->add_option("--db,--database", args->db, "The store: a SQLite file or a postgresql:// URL")
+      ->required()
+      ->type_name("FILE|URL");
   list->add_option("--limit", args->limit, "Show at most this many (0: all)")
       ->capture_default_str();
   list->callback([args, &exit_code] {
-    if (!std::filesystem::exists(args->db)) {
+    if (!IsPostgresStore(args->db) && !std::filesystem::exists(args->db)) {
       spdlog::error("meters list: {} does not exist; create it with 'stackbill init'", args->db);
       exit_code = 1;
       return;

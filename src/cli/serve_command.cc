@@ -131,7 +131,8 @@ int Serve(const ServeArgs& args, const std::vector<std::pair<std::string, std::s
     }
   }
   if (config.db.empty()) {
-    spdlog::error("serve: no store: give --db FILE (or STACKBILL_DB, or db = in --config)");
+    spdlog::error(
+        "serve: no store: give --db FILE|postgresql://… (or STACKBILL_DB, or db = in --config)");
     return 2;
   }
   if (absl::Status valid = ValidateServerOptions(config.server); !valid.ok()) {
@@ -144,14 +145,15 @@ int Serve(const ServeArgs& args, const std::vector<std::pair<std::string, std::s
       return 2;
     }
   }
-  if (!std::filesystem::exists(config.db)) {
+  const std::string store_name = DescribeStore(config.db);
+  if (!IsPostgresStore(config.db) && !std::filesystem::exists(config.db)) {
     spdlog::error("serve: {} does not exist; create it with 'stackbill init --db {}'", config.db,
                   config.db);
     return 1;
   }
   auto store = OpenStore(config.db, config.durability_full);
   if (!store.ok()) {
-    spdlog::error("serve: cannot open {}: {}", config.db, Message(store.status()));
+    spdlog::error("serve: cannot open {}: {}", store_name, Message(store.status()));
     return 1;
   }
 
@@ -228,7 +230,7 @@ int Serve(const ServeArgs& args, const std::vector<std::pair<std::string, std::s
     spdlog::error("serve: {}", Message(started));
     return 1;
   }
-  spdlog::info("serving {} (public URL {})", config.db, router.public_base_url());
+  spdlog::info("serving {} (public URL {})", store_name, router.public_base_url());
   if (!config.port_file.empty()) {
     if (absl::Status written =
             WriteFileAtomically(config.port_file, std::to_string((*server)->port()) + "\n");
@@ -318,7 +320,9 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
     const char* help;
   };
   static constexpr Flag kFlags[] = {
-      {"--db", "db", "FILE", "SQLite store created by 'stackbill init'"},
+      {"--db,--database", "db", "FILE|URL",
+       "The store created by 'stackbill init': a SQLite file, or a PostgreSQL database "
+       "(postgresql://user@host:port/dbname; several serve nodes may share one)"},
       {"--bind", "bind", "ADDRESS", "Address to listen on (default 127.0.0.1)"},
       {"--port", "port", "PORT", "TCP port (default 8443; 0 picks a free one)"},
       {"--port-file", "port-file", "FILE", "Write the bound port to this file once listening"},

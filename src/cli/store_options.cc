@@ -2,14 +2,38 @@
 
 #include <chrono>
 
+#include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace stackbill {
 
-absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& path, bool durability_full) {
-  SqliteOptions options{.path = path};
+absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& location,
+                                                 bool durability_full) {
+  if (IsPostgresStore(location)) return OpenPostgresStore(PostgresOptions{.dsn = location});
+  SqliteOptions options{.path = location};
   if (durability_full) options.durability = SqliteOptions::Durability::kFull;
   return OpenSqliteStore(options);
+}
+
+bool IsPostgresStore(const std::string& location) { return IsPostgresLocation(location); }
+
+std::string DescribeStore(const std::string& location) {
+  if (!IsPostgresStore(location)) return location;
+  // postgresql://user:password@host/db?password=…: both passwords go.
+  std::string described = location;
+  const std::size_t authority = described.find("://") + 3;
+  const std::size_t at = described.find('@', authority);
+  const std::size_t colon = described.find(':', authority);
+  if (at != std::string::npos && colon != std::string::npos && colon < at) {
+    described.replace(colon + 1, at - colon - 1, "***");
+  }
+  for (std::size_t key = described.find("password="); key != std::string::npos;
+       key = described.find("password=", key + 1)) {
+    const std::size_t value = key + 9;
+    const std::size_t end = described.find('&', value);
+    described.replace(value, (end == std::string::npos ? described.size() : end) - value, "***");
+  }
+  return described;
 }
 
 Timestamp WallClockNow() {

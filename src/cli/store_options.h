@@ -12,11 +12,20 @@
 
 namespace stackbill {
 
-// Opens (creating when missing) the SQLite store at `path`. PostgreSQL URLs
-// arrive with the PostgreSQL backend. `durability_full` (R10): every commit
-// survives power loss too, not only a crash of the process.
-absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& path,
+// Opens the store at `location`: a PostgreSQL database when it is a
+// postgresql:// (or postgres://) URL — its schema created or migrated on
+// open — else the SQLite file at that path (created when missing).
+// `durability_full` (R10, SQLite only): every commit survives power loss too,
+// not only a crash of the process; PostgreSQL's durability is the server's
+// (synchronous_commit).
+absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& location,
                                                  bool durability_full = false);
+
+// Whether `location` is a PostgreSQL URL rather than a SQLite file.
+bool IsPostgresStore(const std::string& location);
+
+// `location` for logs and messages: a PostgreSQL URL without its password.
+std::string DescribeStore(const std::string& location);
 
 // The current UTC time from the system clock.
 Timestamp WallClockNow();

@@ -11,9 +11,16 @@ pid=
 cleanup() { [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$dir"; }
 trap cleanup EXIT
 
-token=$("$bin" init --db "$dir/s.db" | sed -n 's/^token: *//p')
+fail() {
+  echo "FAIL: $*"
+  exit 1
+}
+# shellcheck source=../lib.sh
+source "$here/../lib.sh"
+sb_new_store
+token=$("$bin" init --db "$store" | sed -n 's/^token: *//p')
 "$bin" dev-cert --out-dir "$dir" >/dev/null
-"$bin" serve --db "$dir/s.db" --bind 127.0.0.1 --port 0 --port-file "$dir/port" --page-size 2 \
+"$bin" serve --db "$store" --bind 127.0.0.1 --port 0 --port-file "$dir/port" --page-size 2 \
   --tls-cert "$dir/cert.pem" --tls-key "$dir/key.pem" 2>"$dir/serve.log" &
 pid=$!
 for _ in $(seq 1 200); do [ -s "$dir/port" ] && break; sleep 0.05; done

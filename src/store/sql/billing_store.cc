@@ -685,7 +685,8 @@ class SqlBillingStore final : public BillingStore {
     STACKBILL_ASSIGN_OR_RETURN(
         Statement upsert,
         c.Prepare("INSERT INTO billed_usage (usage_year, usage_month, billed_subscription_id, "
-                  "meter_id, zero_rated, quantity) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO "
+                  "meter_id, zero_rated, quantity) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT "
+                  "(usage_year, usage_month, billed_subscription_id, meter_id, zero_rated) DO "
                   "UPDATE SET quantity = excluded.quantity"));
     for (const BilledUsage& row : billed) {
       upsert.Reset();

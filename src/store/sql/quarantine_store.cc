@@ -42,12 +42,13 @@ Where FilterWhere(const QuarantineFilter& filter) {
     // The condition first: the order in which arguments are evaluated is
     // unspecified, and std::move(values) may empty `values` before it is read.
     std::string condition =
-        values.empty() ? "0" : Cat("cloud_id IN (", Placeholders(values.size()), ")");
+        values.empty() ? "1 = 0" : Cat("cloud_id IN (", Placeholders(values.size()), ")");
     where.Add(std::move(condition), std::move(values));
   }
   if (filter.ids) {
     std::vector<SqlValue> values(filter.ids->begin(), filter.ids->end());
-    std::string condition = values.empty() ? "0" : Cat("id IN (", Placeholders(values.size()), ")");
+    std::string condition =
+        values.empty() ? "1 = 0" : Cat("id IN (", Placeholders(values.size()), ")");
     where.Add(std::move(condition), std::move(values));
   }
   if (!filter.include_replayed) where.Add("replayed_s IS NULL");

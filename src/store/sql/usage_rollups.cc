@@ -151,10 +151,10 @@ absl::Status UsageRollupDelta::Apply(Connection& c) {
     STACKBILL_ASSIGN_OR_RETURN(
         Statement upsert,
         c.Prepare(Cat("INSERT INTO ", table.name, " (", KeyColumns(table), ", quantity, records",
-                      resource ? ", instance_data" : "", ") VALUES (", values,
-                      ") ON CONFLICT DO UPDATE SET "
-                      "quantity = stackbill_quantity_add(quantity, excluded.quantity), "
-                      "records = records + excluded.records",
+                      resource ? ", instance_data" : "", ") VALUES (", values, ") ON CONFLICT (",
+                      KeyColumns(table), ") DO UPDATE SET quantity = ", "stackbill_quantity_add(",
+                      table.name, ".quantity, excluded.quantity), ", "records = ", table.name,
+                      ".records + excluded.records",
                       resource ? ", instance_data = excluded.instance_data" : "")));
     // Records taken away: each key is read, added to and written back —
     // deleted when no record is left in it.

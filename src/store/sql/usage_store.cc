@@ -452,7 +452,7 @@ class SqlUsageStore final : public UsageStore {
           c.Prepare("INSERT INTO stack_ingest_stats (cloud_id, last_s, last_ns, accepted) "
                     "VALUES (?, ?, ?, ?) ON CONFLICT (cloud_id) DO UPDATE SET "
                     "last_s = excluded.last_s, last_ns = excluded.last_ns, "
-                    "accepted = accepted + excluded.accepted"));
+                    "accepted = stack_ingest_stats.accepted + excluded.accepted"));
       for (const auto& [cloud, counted] : accepted) {
         stats.Reset();
         stats.BindGuid(cloud).BindTime(counted.last_received_at).BindInt(counted.accepted);

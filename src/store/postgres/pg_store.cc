@@ -1,0 +1,31 @@
+#include "store/postgres/pg_store.h"
+
+#include <utility>
+
+#include "core/status_macros.h"
+#include "store/postgres/pg_database.h"
+#include "store/postgres/pg_schema.h"
+#include "store/sql/sql_store.h"
+#include "store/sql/usage_rollups.h"
+
+namespace stackbill {
+
+std::int64_t PostgresSchemaVersion() {
+  return static_cast<std::int64_t>(postgres::PostgresSchemaMigrations().size());
+}
+
+bool IsPostgresLocation(std::string_view location) {
+  return location.starts_with("postgresql://") || location.starts_with("postgres://");
+}
+
+absl::StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const PostgresOptions& options) {
+  STACKBILL_ASSIGN_OR_RETURN(
+      std::unique_ptr<postgres::PgDatabase> database,
+      postgres::PgDatabase::Open(options, postgres::PostgresSchemaMigrations()));
+  // As OpenSqliteStore: rollups missing from a schema that held usage before
+  // they existed are built once (a no-op on a new schema).
+  STACKBILL_RETURN_IF_ERROR(sql::BuildUsageRollupsIfNeeded(*database));
+  return sql::NewSqlStore(std::move(database));
+}
+
+}  // namespace stackbill
