@@ -150,7 +150,7 @@ void RegisterForwardCommand(CLI::App& app, int& exit_code) {
   command
       ->add_option("--server", args->servers,
                    "stackbill's base URL (https://host:port); repeat or comma-separate for "
-                   "fail-over")
+                   "several serve nodes: batches go to them in turn and fail over")
       ->required();
   command->add_option("--cloud-id", args->cloud_id, "The stack's cloudId (GUID)")->required();
   command->add_option("--key-file", args->key_file,

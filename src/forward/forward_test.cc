@@ -349,6 +349,19 @@ TEST_F(ForwarderTest, AnUnparseablePageGoesToRejectedWhole) {
   EXPECT_TRUE(fs::exists(fs::path(options_.state_dir) / "rejected" / "broken.json.reason"));
 }
 
+TEST_F(ForwarderTest, SpreadsBatchesOverTheServersInTurn) {
+  ScriptedServer a;
+  ScriptedServer b;
+  options_.servers = {a.url(), b.url()};
+  options_.batch_records = 2;
+  Drop("a.ndjson", Lines(0, 10));
+  ASSERT_TRUE(Run().ok());
+  // Five batches: a, b, a, b, a; each record sent once.
+  EXPECT_EQ(a.requests(), 3);
+  EXPECT_EQ(b.requests(), 2);
+  EXPECT_EQ(a.distinct() + b.distinct(), 10U);
+}
+
 TEST_F(ForwarderTest, RetriesUnavailableServersHonouringRetryAfterAndFailsOver) {
   // 503 with Retry-After: 1 first, then accepted.
   ScriptedServer server([](int request, std::size_t) -> std::optional<HttpResponse> {

@@ -272,6 +272,9 @@ class Forwarder {
       if (!response.ok()) {
         why = std::string(response.status().message());
       } else if (response->status >= 200 && response->status < 300) {
+        // Several servers (nodes of one store): the next batch goes to the
+        // next one, spreading the load.
+        server_ = (server_ + 1) % clients_.size();
         return ParseAnswer(*response, records);
       } else if (response->status == 413) {
         if (batch_records_ == 1) return StatusFromErrorResponse(*response);

@@ -11,9 +11,11 @@
 // Nothing lost, nothing counted twice (R10, R11): an inbox file is removed
 // only once its records are spooled; a spooled batch is removed only once a
 // server answered 2xx for it; whatever was in flight when either side died is
-// sent again after the restart, and the server counts it once. Network
-// errors, 5xx and 429 are retried with exponential backoff and full jitter
-// (429/503 honour Retry-After), moving to the next server URL each time.
+// sent again after the restart, and the server counts it once. With several
+// server URLs (serve nodes on one store, issue 9) the batches go to them in
+// turn. Network errors, 5xx and 429 are retried with exponential backoff and
+// full jitter (429/503 honour Retry-After), moving to the next server URL
+// each time.
 // 413 halves the batch. 401, 403 and other 4xx stop the forwarder with the
 // server's error (the spool keeps the records for the next run).
 //
@@ -37,7 +39,7 @@
 namespace stackbill {
 
 struct ForwarderOptions {
-  std::vector<std::string> servers;  // base URLs, tried in order, failing over
+  std::vector<std::string> servers;  // base URLs, used in turn, failing over
   std::string ca_file;               // PEM to trust for HTTPS; empty: system store
   Guid cloud_id;
   std::string activation_key;
