@@ -7,10 +7,18 @@
 #   forwarder  every forwarder is killed with SIGKILL at random moments (KILLS
 #              times) and restarted on its spool;
 #   storm      two forwarders per stack send the same files, every batch
-#              three times.
+#              three times;
+#   nodes      two `serve` nodes on the one store (issue 9: with
+#              STACKBILL_TEST_BACKEND=postgres, a PostgreSQL database), two
+#              forwarders per stack sending the same files, every batch twice,
+#              one starting on each node and spreading over both; the nodes
+#              are killed with SIGKILL in turn (KILLS times) and restarted.
 # At the end the server's totals per billed subscription and meter
 # (`stackbill usage totals`) must equal the simulator's exactly: every record
-# counted once, none lost, none twice.
+# counted once, none lost, none twice. In mode nodes the month is then closed
+# through one node while the other serves, and its invoices must equal, line
+# for line and to the cent, those of the same usage forwarded once to a
+# single serve on a new SQLite store.
 # Usage: forward_fault_test.sh MODE STACKBILL_BINARY WORLD_FILE [RECORDS] [KILLS]
 set -euo pipefail
 mode=$1
@@ -19,23 +27,24 @@ world=$3
 records=${4:-100000}
 kills=${5:-10}
 dir=$(mktemp -d)
-server_pid=
+root_dir=$dir
+declare -A server_pid_of port_of
 forwarder_pids=()
 
 stop_all() {
-  for pid in "${forwarder_pids[@]}" $server_pid; do
+  for pid in "${forwarder_pids[@]}" "${server_pid_of[@]}"; do
     kill -KILL "$pid" 2>/dev/null || true
   done
   wait 2>/dev/null || true
 }
 cleanup() {
   stop_all
-  rm -rf "$dir"
+  rm -rf "$root_dir"
 }
 trap cleanup EXIT
 fail() {
   echo "FAIL: $*"
-  for log in "$dir"/serve.log "$dir"/forward-*.log; do
+  for log in "$dir"/serve*.log "$dir"/forward-*.log; do
     [ -f "$log" ] && { echo "--- $log"; tail -15 "$log"; }
   done
   exit 1
@@ -46,17 +55,23 @@ unset STACKBILL_ENDPOINT STACKBILL_TOKEN STACKBILL_CA_FILE
 
 sb_init_store
 
-port=0
-start_serve() {
-  rm -f "$dir/port"
-  "$bin" serve --db "$store" --port "$port" --port-file "$dir/port" \
-    --tls-cert "$dir/tls/cert.pem" --tls-key "$dir/tls/key.pem" >>"$dir/serve.log" 2>&1 &
-  server_pid=$!
-  sb_wait_for_port "$dir/port" "$server_pid" 60 serve
-  port=$(cat "$dir/port")
+nodes=(a)
+[ "$mode" = nodes ] && nodes=(a b)
+start_serve() {  # node: on its port once it has one; auto-close off (the test closes)
+  rm -f "$dir/port-$1"
+  "$bin" serve --db "$store" --port "${port_of[$1]:-0}" --port-file "$dir/port-$1" \
+    --tls-cert "$dir/tls/cert.pem" --tls-key "$dir/tls/key.pem" --auto-close off \
+    >>"$dir/serve-$1.log" 2>&1 &
+  server_pid_of[$1]=$!
+  sb_wait_for_port "$dir/port-$1" "${server_pid_of[$1]}" 60 "serve $1"
+  port_of[$1]=$(cat "$dir/port-$1")
 }
-start_serve
-endpoint="https://127.0.0.1:$port"
+kill_serve() {  # node
+  kill -KILL "${server_pid_of[$1]}"
+  wait "${server_pid_of[$1]}" 2>/dev/null || true
+}
+for node in "${nodes[@]}"; do start_serve "$node"; done
+endpoint="https://127.0.0.1:${port_of[a]}"
 sb_login "$endpoint"
 applied=$("$bin" world apply "$world") || fail "world apply failed: $applied"
 
@@ -82,9 +97,16 @@ done < <(grep 'activation key for stack ' <<<"$applied")
 
 copies=1
 instances=(a)
+servers_of_a=$endpoint
 if [ "$mode" = storm ]; then
   copies=3
   instances=(a b)
+elif [ "$mode" = nodes ]; then
+  copies=2
+  instances=(a b)
+  servers_of_a="https://127.0.0.1:${port_of[a]},https://127.0.0.1:${port_of[b]}"
+  servers_of_b="https://127.0.0.1:${port_of[b]},https://127.0.0.1:${port_of[a]}"
+  cp -r "$dir/usage" "$dir/usage-reference"  # for the single-node reference run
 fi
 for stack in "${stacks[@]}"; do
   for inst in "${instances[@]}"; do
@@ -96,7 +118,9 @@ rm -rf "$dir/usage"  # the inboxes hold the copies; keep the disk footprint down
 
 declare -A pid_of
 start_forwarder() {  # stack instance (in this shell, so that `wait` sees it)
-  "$bin" forward --server "$endpoint" --ca-file "$dir/tls/cert.pem" \
+  local servers=$servers_of_a
+  [ "$2" = b ] && [ "$mode" = nodes ] && servers=$servers_of_b
+  "$bin" forward --server "$servers" --ca-file "$dir/tls/cert.pem" \
     --cloud-id "${cloud_of[$1]}" --key-file "$dir/$1.key" --state "$dir/state-$1-$2" \
     --inbox "$dir/inbox-$1-$2" --once --batch 2000 --send-copies "$copies" \
     --initial-backoff-ms 20 --max-backoff-ms 300 --poll-ms 50 --progress-seconds 3600 \
@@ -127,10 +151,20 @@ case $mode in
     while [ $done_kills -lt "$kills" ]; do
       random_pause
       any_forwarder_running || break
-      kill -KILL "$server_pid"
-      wait "$server_pid" 2>/dev/null || true
+      kill_serve a
       done_kills=$((done_kills + 1))
-      start_serve
+      start_serve a
+    done
+    ;;
+  nodes)
+    while [ $done_kills -lt "$kills" ]; do
+      random_pause
+      any_forwarder_running || break
+      node=${nodes[$((done_kills % 2))]}
+      kill_serve "$node"
+      done_kills=$((done_kills + 1))
+      random_pause
+      start_serve "$node"
     done
     ;;
   forwarder)
@@ -178,4 +212,52 @@ accepted=$(grep -h 'done: sent' "$dir"/forward-*.log | tail -n "${#pid_of[@]}" |
   sed -n 's/.*accepted \([0-9]*\),.*/\1/p' | awk '{s += $1} END {print s + 0}')
 echo "mode $mode: $done_kills kills; $stored records stored = the simulator's $total;" \
   "last runs accepted $accepted"
+
+if [ "$mode" = nodes ]; then
+  # The month's invoices through node b, while node a serves too, …
+  "$bin" period close 2026-11 --endpoint "https://127.0.0.1:${port_of[b]}" >/dev/null ||
+    fail "closing 2026-11 failed"
+  export_of() {  # endpoint token: the month's export without what differs between stores
+    curl -sS --fail --cacert "$dir/tls/cert.pem" -H "Authorization: Bearer $2" \
+      "$1/v1/billingPeriods/2026-11/export" |
+      jq -S 'walk(if type == "object" then del(.id, .invoiceId, .issuedAt) else . end)'
+  }
+  export_of "https://127.0.0.1:${port_of[a]}" "$admin_token" >"$dir/invoices-nodes.json" ||
+    fail "the export through node a failed"
+  for node in "${nodes[@]}"; do kill -TERM "${server_pid_of[$node]}"; done
+  wait "${server_pid_of[@]}" 2>/dev/null || true
+  server_pid_of=()
+  # … equal those of the same usage sent once to one serve on a new SQLite store.
+  reference_dir=$dir
+  dir=$dir/reference
+  mkdir -p "$dir"
+  export STACKBILL_PROFILE="$dir/profile.json"
+  STACKBILL_TEST_BACKEND=sqlite sb_init_store
+  start_serve reference
+  sb_login "https://127.0.0.1:${port_of[reference]}"
+  applied=$("$bin" world apply "$world") || fail "world apply on the reference failed: $applied"
+  for stack in "${stacks[@]}"; do
+    line=$(grep "activation key for stack $stack " <<<"$applied") || fail "no key for $stack"
+    [ "$(sed -n 's/.*(cloud \([0-9a-f-]*\)).*/\1/p' <<<"$line")" = "${cloud_of[$stack]}" ] ||
+      fail "the reference world gave stack $stack another cloud id"
+    (umask 077 && printf '%s\n' "${line##*: }" >"$dir/$stack.key")
+    "$bin" forward --server "https://127.0.0.1:${port_of[reference]}" \
+      --ca-file "$dir/tls/cert.pem" --cloud-id "${cloud_of[$stack]}" \
+      --key-file "$dir/$stack.key" --state "$dir/state-$stack" \
+      --inbox "$reference_dir/usage-reference/$stack" --once --batch 5000 \
+      --progress-seconds 3600 >>"$dir/forward.log" 2>&1 || fail "reference forward of $stack failed"
+  done
+  "$bin" period close 2026-11 >/dev/null || fail "closing the reference month failed"
+  export_of "https://127.0.0.1:${port_of[reference]}" "$admin_token" >"$dir/invoices-single.json" ||
+    fail "the reference export failed"
+  lines=$(jq '[.invoices[].lines[]] | length' "$dir/invoices-single.json")
+  [ "$lines" -gt 0 ] || fail "the reference month has no invoice lines"
+  if ! cmp -s "$reference_dir/invoices-nodes.json" "$dir/invoices-single.json"; then
+    diff "$dir/invoices-single.json" "$reference_dir/invoices-nodes.json" | head -20
+    fail "the two nodes' invoices differ from the single-node SQLite ones"
+  fi
+  echo "invoices: $(jq '.invoices | length' "$dir/invoices-single.json") invoices, $lines lines," \
+    "equal to the single-node SQLite run's"
+  dir=$reference_dir
+fi
 echo PASS

@@ -480,10 +480,13 @@ class PgStatement final : public sql::StatementImpl {
     PGconn* conn = connection_.conn_.get();
     const int count = parameter_count();
     PGresult* raw = nullptr;
-    if (cached_ || !types_known_) {
-      // A cached statement prepares once under its name; an uncached one
-      // that knows no types yet finds them with the unnamed statement.
-      if (!types_known_) STACKBILL_RETURN_IF_ERROR(PrepareOnServer(name_));
+    // A cached statement prepares once under its name; an uncached one that
+    // knows no types yet finds them by preparing the unnamed statement, then
+    // runs with those types as a one-off: the unnamed statement itself may
+    // be gone by then (the RELEASE SAVEPOINT of PrepareOnServer, a simple
+    // query, replaces it).
+    if (!types_known_) STACKBILL_RETURN_IF_ERROR(PrepareOnServer(name_));
+    if (cached_) {
       raw = PQexecPrepared(conn, name_.c_str(), count, values.data(), lengths.data(),
                            formats.data(), kTextFormat);
     } else {

@@ -89,6 +89,9 @@ class PgConnection final : public sql::Connection {
   // Rows changed by the last INSERT/UPDATE/DELETE (or MERGE) run on this
   // connection; 0 before the first.
   std::int64_t changes() const override { return changes_; }
+  // Every statement is a round trip to the server: the ingest writes many
+  // rows per statement.
+  bool batches_rows() const override { return true; }
 
   // Commits the current transaction. Internal when an earlier error of the
   // transaction aborted it (the server would answer COMMIT with ROLLBACK);

@@ -328,6 +328,29 @@ TEST(PostgresStoreTest, NestedUseOfACachedStatementGetsAPrivateCopy) {
   }
 }
 
+// The private copy of a statement whose parameter types are not known yet,
+// inside a transaction (found under a savepoint, whose RELEASE replaces the
+// unnamed statement): the ingest's first chunk of rollup keys did this.
+TEST(PostgresStoreTest, APrivateCopyWithUnknownTypesRunsInsideATransaction) {
+  auto c = ConnectToNewSchema();
+  ASSERT_NE(c, nullptr);
+  ASSERT_OK(c->Exec("CREATE TABLE u (k bigint, note text)"));
+  ASSERT_OK(c->Exec("BEGIN"));
+  const std::string_view insert = "INSERT INTO u (k, note) VALUES (?, ?)";
+  {
+    ASSERT_OK_AND_ASSIGN(sql::Statement held, c->Prepare(insert));
+    ASSERT_OK_AND_ASSIGN(sql::Statement copy, c->Prepare(insert));
+    copy.BindInt(1).BindText("first");
+    ASSERT_OK(copy.Run());
+    held.BindInt(2).BindNull();
+    ASSERT_OK(held.Run());
+  }
+  ASSERT_OK(c->Commit());
+  ASSERT_OK_AND_ASSIGN(auto rows,
+                       Column(*c, "SELECT k || ':' || coalesce(note, '-') FROM u ORDER BY k"));
+  EXPECT_EQ(rows, (std::vector<std::string>{"1:first", "2:-"}));
+}
+
 TEST(PostgresStoreTest, ChangesCountsTheLastInsertUpdateOrDelete) {
   auto c = ConnectToNewSchema();
   ASSERT_NE(c, nullptr);

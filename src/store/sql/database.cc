@@ -195,6 +195,30 @@ absl::Status Connection::Run(std::string_view sql, const std::vector<SqlValue>& 
   return stmt.Run();
 }
 
+std::string ValuesRows(std::size_t rows, std::size_t columns) {
+  std::string row = "(";
+  for (std::size_t c = 0; c < columns; ++c) row += c == 0 ? "?" : ", ?";
+  row += ')';
+  std::string out;
+  out.reserve(rows * (row.size() + 2));
+  for (std::size_t r = 0; r < rows; ++r) {
+    if (r > 0) out += ", ";
+    out += row;
+  }
+  return out;
+}
+
+std::vector<std::size_t> RowChunks(std::size_t n, std::size_t max) {
+  std::vector<std::size_t> chunks(n / max, max);
+  for (std::size_t size = max / 2, rest = n % max; rest > 0 && size > 0; size /= 2) {
+    if (rest >= size) {
+      chunks.push_back(size);
+      rest -= size;
+    }
+  }
+  return chunks;
+}
+
 absl::StatusOr<bool> RowExists(Connection& connection, std::string_view sql,
                                const std::vector<SqlValue>& values) {
   STACKBILL_ASSIGN_OR_RETURN(Statement stmt, connection.Prepare(sql));

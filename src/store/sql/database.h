@@ -200,6 +200,11 @@ class Connection {
   virtual absl::Status Exec(std::string_view sql) = 0;
   // Rows changed by the last INSERT/UPDATE/DELETE run on this connection.
   virtual std::int64_t changes() const = 0;
+  // Whether each statement costs a round trip to a server, so that the hot
+  // paths (the ingest's records and rollups) should write many rows per
+  // statement (RowChunks) rather than run one statement per row, as suits an
+  // embedded engine.
+  virtual bool batches_rows() const { return false; }
 
   // Convenience: prepare, bind `values`, run.
   absl::Status Run(std::string_view sql, const std::vector<SqlValue>& values = {});
@@ -220,6 +225,16 @@ class Database {
   // not call Read or Write.
   virtual absl::Status Read(absl::FunctionRef<absl::Status(Connection&)> body) = 0;
 };
+
+// "(?, ?), (?, ?), …": `rows` rows of `columns` placeholders, for a
+// multi-row VALUES list.
+std::string ValuesRows(std::size_t rows, std::size_t columns);
+
+// Splits `n` rows into the chunks of a multi-row statement: as many chunks of
+// `max` as fit, then the rest in descending powers of two, so that a
+// connection prepares at most a few statement texts (each chunk size is one
+// text) whatever the sizes of the writes. REQUIRES: max is a power of two.
+std::vector<std::size_t> RowChunks(std::size_t n, std::size_t max);
 
 // Whether `sql` (with `values` bound) returns at least one row.
 absl::StatusOr<bool> RowExists(Connection& connection, std::string_view sql,

@@ -144,18 +144,22 @@ absl::Status UsageRollupDelta::Apply(Connection& c) {
       if (resource) stmt.BindText(k.resource);
       stmt.BindGuid(k.cloud).BindGuid(k.tenant).BindGuid(k.local_subscription);
     };
-    const std::string_view values =
-        resource ? "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?" : "?, ?, ?, ?, ?, ?, ?, ?, ?";
+    const std::size_t columns = resource ? 11 : 9;
     // Records only added (ingest, the new side of a re-route): one UPSERT
-    // per key, the quantities added by stackbill_quantity_add (C++, R14).
-    STACKBILL_ASSIGN_OR_RETURN(
-        Statement upsert,
-        c.Prepare(Cat("INSERT INTO ", table.name, " (", KeyColumns(table), ", quantity, records",
-                      resource ? ", instance_data" : "", ") VALUES (", values, ") ON CONFLICT (",
-                      KeyColumns(table), ") DO UPDATE SET quantity = ", "stackbill_quantity_add(",
-                      table.name, ".quantity, excluded.quantity), ", "records = ", table.name,
-                      ".records + excluded.records",
-                      resource ? ", instance_data = excluded.instance_data" : "")));
+    // per key (or, on a server engine, per chunk of keys: the keys of a
+    // delta are distinct), the quantities added by stackbill_quantity_add
+    // (exact: R14).
+    auto upsert_sql = [&](std::size_t rows) {
+      return Cat("INSERT INTO ", table.name, " (", KeyColumns(table), ", quantity, records",
+                 resource ? ", instance_data" : "", ") VALUES ", ValuesRows(rows, columns),
+                 " ON CONFLICT (", KeyColumns(table), ") DO UPDATE SET quantity = ",
+                 "stackbill_quantity_add(", table.name, ".quantity, excluded.quantity), ",
+                 "records = ", table.name, ".records + excluded.records",
+                 resource ? ", instance_data = excluded.instance_data" : "");
+    };
+    STACKBILL_ASSIGN_OR_RETURN(Statement upsert, c.Prepare(upsert_sql(1)));
+    const bool batch_adds = c.batches_rows();
+    std::vector<std::pair<const Key*, const Sum*>> adds;
     // Records taken away: each key is read, added to and written back —
     // deleted when no record is left in it.
     std::optional<Statement> get;
@@ -174,6 +178,10 @@ absl::Status UsageRollupDelta::Apply(Connection& c) {
     };
     for (const auto& [key, sum] : sums_[t]) {
       if (sum.records == 0 && sum.quantity.IsZero()) continue;  // what came in went out
+      if (!sum.taken && batch_adds) {
+        adds.emplace_back(&key, &sum);
+        continue;
+      }
       if (!sum.taken) {
         STACKBILL_RETURN_IF_ERROR(add(key, sum, sum.quantity, sum.records));
         continue;
@@ -231,6 +239,18 @@ absl::Status UsageRollupDelta::Apply(Connection& c) {
       }
       bind_key(*update, key);
       STACKBILL_RETURN_IF_ERROR(update->Run());
+    }
+    std::size_t next = 0;
+    for (const std::size_t n : RowChunks(adds.size(), 128)) {
+      STACKBILL_ASSIGN_OR_RETURN(Statement chunk, c.Prepare(upsert_sql(n)));
+      for (const auto& [key, sum] : std::span(adds).subspan(next, n)) {
+        bind_key(chunk, *key);
+        chunk.BindDecimal(sum->quantity).BindInt(sum->records);
+        if (resource) chunk.BindText(sum->instance_data.value_or(""));
+        pairs.emplace(key->reported, key->usage);
+      }
+      next += n;
+      STACKBILL_RETURN_IF_ERROR(chunk.Run());
     }
     for (const auto& [reported, usage] : pairs) {
       add_pair.Reset();
