@@ -45,6 +45,7 @@ month=2026-11
 if [ -f "$dir/loaded" ]; then
   echo "bench: measuring the store already loaded in $dir" >&2
   admin_token=$(cat "$dir/admin_token")
+  store=$dir/s.db
   sb_serve ${SERVE_ARGS:-}
   sb_login "$endpoint"
 else
