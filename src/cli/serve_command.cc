@@ -156,6 +156,16 @@ int Serve(const ServeArgs& args, const std::vector<std::pair<std::string, std::s
     spdlog::error("serve: cannot open {}: {}", store_name, Message(store.status()));
     return 1;
   }
+  // One clock for every node of a store (issue 9): the database server's
+  // when the store has one, measured again every minute below.
+  StoreClock clock(**store);
+  if (absl::Status synced = clock.Sync(); synced.ok()) {
+    spdlog::info("serve: using the database's clock ({} ms from this machine's)",
+                 clock.offset_nanos() / 1'000'000);
+  } else if (!absl::IsUnimplemented(synced)) {
+    spdlog::error("serve: cannot read the database's clock: {}", Message(synced));
+    return 1;
+  }
 
   StoreAuthenticator authenticator(**store);
   Router router(authenticator, config.public_url);
@@ -214,7 +224,8 @@ int Serve(const ServeArgs& args, const std::vector<std::pair<std::string, std::s
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  auto server = HttpServer::Create(config.server, router, metrics, WallClockNow);
+  auto server =
+      HttpServer::Create(config.server, router, metrics, [&clock] { return clock.Now(); });
   if (!server.ok()) {
     spdlog::error("serve: {}", Message(server.status()));
     return 2;
@@ -249,9 +260,19 @@ int Serve(const ServeArgs& args, const std::vector<std::pair<std::string, std::s
   // (MissingPrice) is logged once per distinct message until it succeeds.
   auto next_close = std::chrono::steady_clock::now();
   std::string last_close_error;
+  // And the database's clock is read again once a minute (a failure keeps
+  // the last offset).
+  auto next_clock_sync = std::chrono::steady_clock::now() + std::chrono::minutes(1);
   while (true) {
+    if (std::chrono::steady_clock::now() >= next_clock_sync) {
+      if (absl::Status synced = clock.Sync(); !synced.ok() && !absl::IsUnimplemented(synced)) {
+        spdlog::warn("serve: reading the database's clock failed (the last offset stays): {}",
+                     Message(synced));
+      }
+      next_clock_sync = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    }
     if (config.auto_close && std::chrono::steady_clock::now() >= next_close) {
-      absl::StatusOr<std::vector<ClosePeriodResult>> closes = billing->AutoClose(WallClockNow());
+      absl::StatusOr<std::vector<ClosePeriodResult>> closes = billing->AutoClose(clock.Now());
       if (!closes.ok()) {
         if (Message(closes.status()) != last_close_error) {
           last_close_error = Message(closes.status());
@@ -270,7 +291,7 @@ int Serve(const ServeArgs& args, const std::vector<std::pair<std::string, std::s
       next_close = std::chrono::steady_clock::now() + std::chrono::minutes(1);
     }
     if (std::chrono::steady_clock::now() >= next_reroute) {
-      absl::StatusOr<RerouteResult> pass = ingest->ProcessReroutes(WallClockNow());
+      absl::StatusOr<RerouteResult> pass = ingest->ProcessReroutes(clock.Now());
       if (!pass.ok()) {
         spdlog::warn("serve: re-route pass failed (retried): {}", Message(pass.status()));
       } else if (pass->markers > 0) {

@@ -36,6 +36,32 @@ std::string DescribeStore(const std::string& location) {
   return described;
 }
 
+namespace {
+
+constexpr std::int64_t kNanosPerSecond = 1'000'000'000;
+
+std::int64_t NanosOf(Timestamp t) { return t.unix_seconds() * kNanosPerSecond + t.nanos(); }
+
+Timestamp FromNanos(std::int64_t nanos) {
+  const std::int64_t seconds = nanos / kNanosPerSecond - (nanos % kNanosPerSecond < 0 ? 1 : 0);
+  return Timestamp::FromUnixSeconds(seconds,
+                                    static_cast<std::int32_t>(nanos - seconds * kNanosPerSecond));
+}
+
+}  // namespace
+
+absl::Status StoreClock::Sync() {
+  const std::int64_t before = NanosOf(WallClockNow());
+  absl::StatusOr<Timestamp> server = store_.ServerTime();
+  const std::int64_t after = NanosOf(WallClockNow());
+  if (!server.ok()) return server.status();
+  offset_nanos_.store(NanosOf(*server) - (before + (after - before) / 2),
+                      std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
+Timestamp StoreClock::Now() const { return FromNanos(NanosOf(WallClockNow()) + offset_nanos()); }
+
 Timestamp WallClockNow() {
   const auto since_epoch = std::chrono::system_clock::now().time_since_epoch();
   const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);

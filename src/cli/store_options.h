@@ -3,6 +3,8 @@
 // How the command line opens a store and reads the clock: the wiring's single
 // place for both.
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -29,5 +31,28 @@ std::string DescribeStore(const std::string& location);
 
 // The current UTC time from the system clock.
 Timestamp WallClockNow();
+
+// The clock of `serve`: the store's when it has one (Store::ServerTime, a
+// PostgreSQL server's), so that every node on the store reads one clock
+// (issue 9) — token expiry, receivedAt, the automatic close —, else the
+// machine's. Sync() measures the offset of the store's clock from the
+// machine's (halfway through the round trip); Now() is the machine's clock
+// plus that offset. Thread-safe.
+class StoreClock {
+ public:
+  explicit StoreClock(Store& store) : store_(store) {}
+
+  // Measures the offset again. Unimplemented when the store has no clock
+  // (the offset stays 0); Unavailable when it cannot be read (the last
+  // offset stays).
+  absl::Status Sync();
+  Timestamp Now() const;
+  // The offset from the machine's clock to the store's, in nanoseconds.
+  std::int64_t offset_nanos() const { return offset_nanos_.load(std::memory_order_relaxed); }
+
+ private:
+  Store& store_;
+  std::atomic<std::int64_t> offset_nanos_{0};
+};
 
 }  // namespace stackbill

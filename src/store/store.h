@@ -1027,6 +1027,14 @@ class Store {
   virtual PriceSheetStore& price_sheets() = 0;
   virtual BillingStore& billing() = 0;
   virtual AuditLog& audit() = 0;
+
+  // The time on the store's own clock, for stores that have one (a database
+  // server: several `serve` nodes then read one clock, issue 9).
+  // Unimplemented for an embedded store, whose clock is the machine's;
+  // Unavailable when the server cannot be reached.
+  virtual absl::StatusOr<Timestamp> ServerTime() {
+    return absl::UnimplementedError("the store has no clock of its own");
+  }
 };
 
 }  // namespace stackbill

@@ -760,6 +760,22 @@ absl::Status PgDatabase::Read(absl::FunctionRef<absl::Status(sql::Connection&)> 
   return Transaction(/*write=*/false, body);
 }
 
+absl::StatusOr<Timestamp> PgDatabase::ServerTime() {
+  std::int64_t micros = 0;
+  STACKBILL_RETURN_IF_ERROR(Read([&](sql::Connection& c) -> absl::Status {
+    STACKBILL_ASSIGN_OR_RETURN(
+        sql::Statement now,
+        c.Prepare("SELECT CAST(floor(extract(epoch FROM clock_timestamp()) * 1000000) AS bigint)"));
+    STACKBILL_ASSIGN_OR_RETURN(bool row, now.Step());
+    if (!row) return absl::InternalError("postgres: clock_timestamp() returned no row");
+    micros = now.ReadInt();
+    return absl::OkStatus();
+  }));
+  const std::int64_t seconds = micros / 1000000 - (micros % 1000000 < 0 ? 1 : 0);
+  return Timestamp::FromUnixSeconds(seconds,
+                                    static_cast<std::int32_t>((micros - seconds * 1000000) * 1000));
+}
+
 // ---------------------------------------------------------------------------
 
 absl::StatusOr<std::int64_t> ReadSchemaVersion(PgConnection& connection) {

@@ -156,6 +156,8 @@ class PgDatabase final : public sql::Database {
 
   absl::Status Write(absl::FunctionRef<absl::Status(sql::Connection&)> body) override;
   absl::Status Read(absl::FunctionRef<absl::Status(sql::Connection&)> body) override;
+  // The server's clock_timestamp(), to the microsecond.
+  absl::StatusOr<Timestamp> ServerTime() override;
 
  private:
   explicit PgDatabase(const PostgresOptions& options) : options_(options) {}

@@ -351,6 +351,20 @@ TEST(PostgresStoreTest, APrivateCopyWithUnknownTypesRunsInsideATransaction) {
   EXPECT_EQ(rows, (std::vector<std::string>{"1:first", "2:-"}));
 }
 
+// The nodes of a store read one clock: the server's (issue 9). The test
+// server runs on this machine, so the two clocks agree to within the
+// round trip (a minute of slack for a loaded machine; not a speed check).
+TEST(PostgresStoreTest, ServerTimeIsTheDatabaseServersClock) {
+  ASSERT_OK_AND_ASSIGN(const std::string dsn, NewSchemaDsn());
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> store, OpenAt(dsn));
+  const auto wall = std::chrono::system_clock::now().time_since_epoch();
+  const std::int64_t machine = std::chrono::duration_cast<std::chrono::seconds>(wall).count();
+  ASSERT_OK_AND_ASSIGN(const Timestamp server, store->ServerTime());
+  EXPECT_LT(std::abs(server.unix_seconds() - machine), 60);
+  ASSERT_OK_AND_ASSIGN(const Timestamp later, store->ServerTime());
+  EXPECT_FALSE(later < server);
+}
+
 TEST(PostgresStoreTest, ChangesCountsTheLastInsertUpdateOrDelete) {
   auto c = ConnectToNewSchema();
   ASSERT_NE(c, nullptr);

@@ -224,6 +224,11 @@ class Database {
   // Runs `body` in a read transaction (one consistent snapshot). `body` must
   // not call Read or Write.
   virtual absl::Status Read(absl::FunctionRef<absl::Status(Connection&)> body) = 0;
+  // Store::ServerTime: the database server's clock; Unimplemented for an
+  // embedded engine.
+  virtual absl::StatusOr<Timestamp> ServerTime() {
+    return absl::UnimplementedError("the database has no clock of its own");
+  }
 };
 
 // "(?, ?), (?, ?), …": `rows` rows of `columns` placeholders, for a

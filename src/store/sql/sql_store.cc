@@ -30,6 +30,7 @@ class SqlStore final : public Store {
   PriceSheetStore& price_sheets() override { return *price_sheets_; }
   BillingStore& billing() override { return *billing_; }
   AuditLog& audit() override { return *audit_; }
+  absl::StatusOr<Timestamp> ServerTime() override { return database_->ServerTime(); }
 
  private:
   std::unique_ptr<Database> database_;  // declared first: outlives the area stores

@@ -152,9 +152,10 @@ absl::Status UsageRollupDelta::Apply(Connection& c) {
     auto upsert_sql = [&](std::size_t rows) {
       return Cat("INSERT INTO ", table.name, " (", KeyColumns(table), ", quantity, records",
                  resource ? ", instance_data" : "", ") VALUES ", ValuesRows(rows, columns),
-                 " ON CONFLICT (", KeyColumns(table), ") DO UPDATE SET quantity = ",
-                 "stackbill_quantity_add(", table.name, ".quantity, excluded.quantity), ",
-                 "records = ", table.name, ".records + excluded.records",
+                 " ON CONFLICT (", KeyColumns(table),
+                 ") DO UPDATE SET quantity = ", "stackbill_quantity_add(", table.name,
+                 ".quantity, excluded.quantity), ", "records = ", table.name,
+                 ".records + excluded.records",
                  resource ? ", instance_data = excluded.instance_data" : "");
     };
     STACKBILL_ASSIGN_OR_RETURN(Statement upsert, c.Prepare(upsert_sql(1)));

@@ -157,9 +157,9 @@ absl::Status InsertRecordsInChunks(Connection& c, std::span<const UsageRecord> b
     start += n;
     STACKBILL_ASSIGN_OR_RETURN(
         Statement insert,
-        c.Prepare(Cat("INSERT INTO usage_records (", kUsageColumns, ") VALUES ",
-                      ValuesRows(n, kColumns),
-                      " ON CONFLICT (cloud_id, identity) DO NOTHING RETURNING cloud_id, identity")));
+        c.Prepare(
+            Cat("INSERT INTO usage_records (", kUsageColumns, ") VALUES ", ValuesRows(n, kColumns),
+                " ON CONFLICT (cloud_id, identity) DO NOTHING RETURNING cloud_id, identity")));
     for (const UsageRecord& record : chunk) BindUsage(insert, record);
     absl::flat_hash_set<std::pair<Guid, std::string>> inserted;
     for (;;) {

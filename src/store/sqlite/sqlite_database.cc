@@ -149,11 +149,11 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(const std::string& 
   // SQLite's memory statistics take a process-wide mutex on every
   // allocation; stackbill reads none of them. Must precede the library's
   // initialisation (the first open); later calls are refused and ignored.
-  static const bool configured = [] {
+  static const bool kConfigured = [] {
     (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     return true;
   }();
-  (void)configured;
+  (void)kConfigured;
   sqlite3* raw = nullptr;
   // NOMUTEX: a connection is only ever used by one thread at a time (the
   // Database hands it out under a mutex).

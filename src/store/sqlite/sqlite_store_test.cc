@@ -107,6 +107,13 @@ int Exec(sqlite3* db, const std::string& sql) {
   return sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
 }
 
+// An embedded store has no clock of its own: serve reads the machine's.
+TEST(SqliteStoreTest, HasNoServerTime) {
+  auto store = OpenAt(NewDatabasePath());
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ((*store)->ServerTime().status().code(), absl::StatusCode::kUnimplemented);
+}
+
 TEST(SqliteStoreTest, NewDatabaseIsAtTheCurrentSchemaVersion) {
   const std::string path = NewDatabasePath();
   ASSERT_TRUE(OpenAt(path).ok());

@@ -84,7 +84,7 @@ std::string WithSearchPath(const std::string& dsn, const std::string& schema) {
 // Drops the schemas this process made, when it ends.
 class Schemas : public ::testing::Environment {
  public:
-  static void Add(std::string schema) {
+  void Add(std::string schema) {
     std::lock_guard<std::mutex> lock(mu_);
     names_.push_back(std::move(schema));
   }
@@ -105,11 +105,13 @@ class Schemas : public ::testing::Environment {
   }
 
  private:
-  static inline std::mutex mu_;
-  static inline std::vector<std::string> names_;
+  std::mutex mu_;
+  std::vector<std::string> names_;  // guarded by mu_
 };
 
-const auto* const kSchemas = ::testing::AddGlobalTestEnvironment(new Schemas);
+// Registered before main() runs the tests; googletest owns it.
+Schemas* const registered_schemas =
+    static_cast<Schemas*>(::testing::AddGlobalTestEnvironment(new Schemas));
 
 }  // namespace
 
@@ -120,7 +122,7 @@ absl::StatusOr<std::string> NewTestSchema() {
   const std::string schema =
       "t_" + std::to_string(getpid()) + "_" + std::to_string(counter.fetch_add(1));
   STACKBILL_RETURN_IF_ERROR(QueryValue(conn.get(), "CREATE SCHEMA " + schema).status());
-  Schemas::Add(schema);
+  registered_schemas->Add(schema);
   return WithSearchPath(server, schema);
 }
 
