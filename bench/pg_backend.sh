@@ -78,14 +78,14 @@ server_pid_base=$server_pid
 session_pids+=("$server_pid")
 sb_login "$endpoint"
 log "world apply (untimed)"
-applied=$("$bin" world apply "$sdir/world.json")
-line=$(grep "activation key for stack bigstack " <<<"$applied")
+applied=$("$bin" world apply "$sdir/world.json") || die "world apply failed"
+line=$(grep "activation key for stack bigstack " <<<"$applied") || die "no key for bigstack"
 cloud=$(sed -n 's/.*(cloud \([0-9a-f-]*\)).*/\1/p' <<<"$line")
 (umask 077 && printf '%s\n' "${line##*: }" >"$dir/bigstack.key")
 kill -TERM "$server_pid_base" && wait "$server_pid_base" 2>/dev/null || true
 server_pid=
 
-run_nodes() {  # NODES: prints the run's JSON
+run_nodes() {  # NODES OUT: writes the run's JSON to OUT (in this shell: the trap sees its PIDs)
   local nodes=$1 forwarders=4 i n f pids=() node_pids=() urls=() start ingest_s
   local db=sb_nodes_$nodes serve0 db0
   psql_ -c "CREATE DATABASE $db TEMPLATE sb_base"
@@ -115,6 +115,7 @@ run_nodes() {  # NODES: prints the run's JSON
         --cloud-id "$cloud" --key-file "$dir/bigstack.key" --state "$dir/state-$i" \
         --inbox "$dir/inbox-$i" --once --progress-seconds 3600 "$@" 2>>"$dir/forward-$i.log" &
       pids+=($!)
+      session_pids+=($!)
     done
     for pid in "${pids[@]}"; do wait "$pid" || die "a forwarder failed: $(tail -3 "$dir"/forward-*.log)"; done
   }
@@ -127,14 +128,16 @@ run_nodes() {  # NODES: prints the run's JSON
   local serve_cpu db_cpu stored
   serve_cpu=$(awk -v a="$serve0" -v b="$(cpu_seconds "${node_pids[@]}")" 'BEGIN { printf "%.2f", b - a }')
   db_cpu=$(awk -v a="$db0" -v b="$(cpu_seconds $(db_pids))" 'BEGIN { printf "%.2f", b - a }')
-  stored=$("$bin" usage totals --endpoint "${urls[0]}" | jq .records)
+  stored=$("$bin" usage totals --endpoint "${urls[0]}" | jq .records) || die "usage totals failed"
   [ "$stored" -eq "$records" ] || die "$nodes node(s): stored $stored of $records records"
   for pid in "${node_pids[@]}"; do kill -TERM "$pid" && wait "$pid" 2>/dev/null || true; done
   log "$nodes node(s): $records records in $ingest_s s (serve CPU $serve_cpu s, PostgreSQL CPU $db_cpu s)"
   jq -n --argjson s "$ingest_s" --argjson r "$records" --argjson serve "$serve_cpu" \
-    --argjson db "$db_cpu" '{ingest_s: $s, rps: ($r / $s | floor), serve_cpu_s: $serve, db_cpu_s: $db}'
+    --argjson db "$db_cpu" '{ingest_s: $s, rps: ($r / $s | floor), serve_cpu_s: $serve, db_cpu_s: $db}' \
+    >"$2"
 }
 
-one=$(run_nodes 1)
-two=$(run_nodes 2)
-jq -n --argjson one "$one" --argjson two "$two" '{nodes_1: $one, nodes_2: $two}'
+run_nodes 1 "$dir/nodes-1.json"
+run_nodes 2 "$dir/nodes-2.json"
+jq -n --slurpfile one "$dir/nodes-1.json" --slurpfile two "$dir/nodes-2.json" \
+  '{nodes_1: $one[0], nodes_2: $two[0]}'

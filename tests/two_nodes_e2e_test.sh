@@ -15,7 +15,7 @@ dir=$(mktemp -d)
 declare -A pid_of port_of
 cleanup() {
   for pid in "${pid_of[@]}"; do
-    kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
   done
   rm -rf "$dir"
 }
@@ -58,6 +58,10 @@ status_of() {  # node token method path [body file]: the HTTP status; the body i
 }
 
 sb_init_store
+# init fills only a new store: a second one on the same store is refused
+# (on PostgreSQL before anything is migrated into the database).
+if "$bin" init --db "$store" >/dev/null 2>"$dir/init2.err"; then fail "a second init succeeded"; fi
+grep -q "already exists\|is not empty" "$dir/init2.err" || fail "second init: $(cat "$dir/init2.err")"
 
 # Last month's first three days, through node a with automatic close off.
 launch_node a --auto-close off
@@ -109,8 +113,10 @@ echo "a token revoked through node a fails at once on node b"
 line=$(grep 'activation key for stack stack1 ' <<<"$applied") || fail "no key for stack1"
 cloud=$(sed -n 's/.*(cloud \([0-9a-f-]*\)).*/\1/p' <<<"$line")
 old_key=${line##*: }
-hour=$(date -u -d "@$(($(date -u +%s) / 3600 * 3600 - 7200))" +%Y-%m-%dT%H:%M:%SZ)
-next=$(date -u -d "@$(($(date -u +%s) / 3600 * 3600 - 3600))" +%Y-%m-%dT%H:%M:%SZ)
+# The current hour (its end within the accepted future skew): always in the
+# open month, even in the first hours of a month.
+hour=$(date -u -d "@$(($(date -u +%s) / 3600 * 3600))" +%Y-%m-%dT%H:%M:%SZ)
+next=$(date -u -d "@$(($(date -u +%s) / 3600 * 3600 + 3600))" +%Y-%m-%dT%H:%M:%SZ)
 record() {  # id
   printf '{"id":"%s","tenantId":"7d0a3c1e-1b2c-4d5e-8f90-a1b2c3d4e5f6","subscriptionId":"9a000000-0000-0000-0000-000000000001","meterId":"FAB6EB84-500B-4A09-A8CA-7358F8BBAEA5","quantity":1,"usageStartTime":"%s","usageEndTime":"%s"}\n' \
     "$1" "$hour" "$next" >"$dir/$1.ndjson"

@@ -39,25 +39,22 @@ void RegisterInitCommand(CLI::App& app, int& exit_code) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   command->callback([args, &exit_code] {
+    if (absl::Status location = CheckStoreLocation(args->db); !location.ok()) {
+      spdlog::error("init: {}", Message(location));
+      exit_code = 2;
+      return;
+    }
     const std::string store_name = DescribeStore(args->db);
-    if (!IsPostgresStore(args->db) && std::filesystem::exists(args->db)) {
-      spdlog::error("init: {} already exists; init only creates a new store", args->db);
+    // A PostgreSQL database is created by its administrator; init fills an
+    // empty one (checked before anything is migrated into it).
+    if (absl::Status fresh = CheckNewStore(args->db); !fresh.ok()) {
+      spdlog::error("init: {}", Message(fresh));
       exit_code = 1;
       return;
     }
     auto store = OpenStore(args->db);
     if (!store.ok()) {
       spdlog::error("init: cannot create {}: {}", store_name, Message(store.status()));
-      exit_code = 1;
-      return;
-    }
-    // A PostgreSQL database is created by its administrator; init fills an
-    // empty one and refuses one that already holds a store.
-    if (absl::StatusOr<std::vector<Directory>> directories = (*store)->identity().ListDirectories();
-        !directories.ok() || !directories->empty()) {
-      spdlog::error("init: {} {}", store_name,
-                    directories.ok() ? "already holds a store; init only creates a new one"
-                                     : Message(directories.status()));
       exit_code = 1;
       return;
     }

@@ -25,6 +25,11 @@ void RegisterMetersCommand(CLI::App& app, int& exit_code) {
   list->add_option("--limit", args->limit, "Show at most this many (0: all)")
       ->capture_default_str();
   list->callback([args, &exit_code] {
+    if (absl::Status location = CheckStoreLocation(args->db); !location.ok()) {
+      spdlog::error("meters list: {}", Message(location));
+      exit_code = 2;
+      return;
+    }
     if (!IsPostgresStore(args->db) && !std::filesystem::exists(args->db)) {
       spdlog::error("meters list: {} does not exist; create it with 'stackbill init'", args->db);
       exit_code = 1;

@@ -145,6 +145,10 @@ int Serve(const ServeArgs& args, const std::vector<std::pair<std::string, std::s
       return 2;
     }
   }
+  if (absl::Status location = CheckStoreLocation(config.db); !location.ok()) {
+    spdlog::error("serve: {}", Message(location));
+    return 2;
+  }
   const std::string store_name = DescribeStore(config.db);
   if (!IsPostgresStore(config.db) && !std::filesystem::exists(config.db)) {
     spdlog::error("serve: {} does not exist; create it with 'stackbill init --db {}'", config.db,

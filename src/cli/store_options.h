@@ -26,6 +26,18 @@ absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& location,
 // Whether `location` is a PostgreSQL URL rather than a SQLite file.
 bool IsPostgresStore(const std::string& location);
 
+// InvalidArgument when `location` is neither a SQLite path nor a
+// postgresql:// URL but looks like an attempt at a database address (another
+// scheme, or a libpq "key=value" string, which may hold a password): it must
+// not become a file of that name, nor be logged. The message does not repeat
+// it.
+absl::Status CheckStoreLocation(const std::string& location);
+
+// For `init`: OK when `location` can receive a new store — a SQLite file that
+// does not exist yet, or an empty PostgreSQL schema (checked before anything
+// is migrated into it); AlreadyExists otherwise.
+absl::Status CheckNewStore(const std::string& location);
+
 // `location` for logs and messages: a PostgreSQL URL without its password.
 std::string DescribeStore(const std::string& location);
 

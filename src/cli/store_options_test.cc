@@ -1,6 +1,8 @@
 #include "cli/store_options.h"
 
+#include <cstdlib>
 #include <memory>
+#include <string>
 #include <utility>
 
 #include "gtest/gtest.h"
@@ -61,6 +63,23 @@ TEST(StoreClock, IsTheMachinesClockForAStoreWithoutOne) {
   EXPECT_EQ(clock.Sync().code(), absl::StatusCode::kUnimplemented);
   EXPECT_EQ(clock.offset_nanos(), 0);
   EXPECT_LT(std::abs(clock.Now().SecondsSince(WallClockNow())), 60);
+}
+
+TEST(CheckStoreLocation, RefusesWhatLooksLikeAnotherKindOfDatabaseAddressWithoutRepeatingIt) {
+  EXPECT_TRUE(CheckStoreLocation("/var/lib/stackbill/stackbill.db").ok());
+  EXPECT_TRUE(CheckStoreLocation("postgresql://stackbill:secret@db/stackbill").ok());
+  for (const std::string location : {"host=db dbname=stackbill password=hunter2",
+                                     "postgresq://u:hunter2@db/x", "mysql://u:hunter2@db/x"}) {
+    const absl::Status status = CheckStoreLocation(location);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << location;
+    EXPECT_EQ(status.ToString().find("hunter2"), std::string::npos) << status;
+  }
+}
+
+TEST(DescribeStore, HidesPasswords) {
+  EXPECT_EQ(DescribeStore("postgresql://u:hunter2@db:5432/x?password=hunter2&sslmode=require"),
+            "postgresql://u:***@db:5432/x?password=***&sslmode=require");
+  EXPECT_EQ(DescribeStore("/srv/s.db"), "/srv/s.db");
 }
 
 }  // namespace

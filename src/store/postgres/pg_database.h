@@ -101,8 +101,8 @@ class PgConnection final : public sql::Connection {
   // connection is lost) is left for the pool to find (Idle()).
   void Rollback();
 
-  // Whether the connection is usable for a new transaction: connected and
-  // outside any transaction.
+  // Whether the connection is usable for a new transaction: connected, its
+  // session set up, and outside any transaction.
   bool Idle() const;
   // Reconnects (PQreset) and prepares the session again; the server's
   // prepared statements are gone, so the cache is emptied. REQUIRES: no
@@ -131,6 +131,9 @@ class PgConnection final : public sql::Connection {
   std::unique_ptr<pg_conn, Finish> conn_;  // declared first: closed last
   PostgresOptions options_;
   std::int32_t schema_key_ = 0;
+  // Whether SetUpSession succeeded on the current connection (a reconnect
+  // whose set-up failed must not be used: no UTC, no timeouts).
+  bool session_ready_ = false;
   std::int64_t changes_ = 0;
   std::int64_t statement_names_ = 0;
   absl::flat_hash_map<std::string, std::unique_ptr<PgStatement>> cache_;

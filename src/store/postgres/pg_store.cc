@@ -28,4 +28,16 @@ absl::StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const PostgresOptions& 
   return sql::NewSqlStore(std::move(database));
 }
 
+absl::StatusOr<bool> PostgresSchemaIsEmpty(const PostgresOptions& options) {
+  STACKBILL_ASSIGN_OR_RETURN(std::unique_ptr<postgres::PgConnection> connection,
+                             postgres::PgConnection::Open(options));
+  STACKBILL_ASSIGN_OR_RETURN(
+      sql::Statement count,
+      connection->Prepare("SELECT count(*) FROM pg_class c JOIN pg_namespace n "
+                          "ON n.oid = c.relnamespace WHERE n.nspname = current_schema() "
+                          "AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')"));
+  STACKBILL_ASSIGN_OR_RETURN(bool row, count.Step());
+  return row && count.ReadInt() == 0;
+}
+
 }  // namespace stackbill

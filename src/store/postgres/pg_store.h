@@ -57,4 +57,9 @@ bool IsPostgresLocation(std::string_view location);
 // written by a newer binary; Internal for SQL errors in the migrations.
 absl::StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const PostgresOptions& options);
 
+// Whether the schema options.dsn selects holds no table, view or sequence
+// yet (what `stackbill init` fills), read without migrating anything.
+// Unavailable when the server cannot be reached.
+absl::StatusOr<bool> PostgresSchemaIsEmpty(const PostgresOptions& options);
+
 }  // namespace stackbill

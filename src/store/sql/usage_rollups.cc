@@ -158,7 +158,10 @@ absl::Status UsageRollupDelta::Apply(Connection& c) {
                  ".records + excluded.records",
                  resource ? ", instance_data = excluded.instance_data" : "");
     };
-    STACKBILL_ASSIGN_OR_RETURN(Statement upsert, c.Prepare(upsert_sql(1)));
+    // Prepared at its first use: on a server engine the chunks below may
+    // need the one-row text too, and a statement held here would make them
+    // prepare a private copy.
+    std::optional<Statement> upsert;
     const bool batch_adds = c.batches_rows();
     std::vector<std::pair<const Key*, const Sum*>> adds;
     // Records taken away: each key is read, added to and written back —
@@ -169,13 +172,18 @@ absl::Status UsageRollupDelta::Apply(Connection& c) {
     absl::flat_hash_set<std::pair<std::int64_t, std::int64_t>> pairs;
     // Adds `quantity` and `records` to the key (creating it), and lists its
     // bucket pair.
-    auto add = [&](const Key& key, const Sum& sum, Quantity quantity, std::int64_t records) {
-      upsert.Reset();
-      bind_key(upsert, key);
-      upsert.BindDecimal(quantity).BindInt(records);
-      if (resource) upsert.BindText(sum.instance_data.value_or(""));
+    auto add = [&](const Key& key, const Sum& sum, Quantity quantity,
+                   std::int64_t records) -> absl::Status {
+      if (!upsert) {
+        STACKBILL_ASSIGN_OR_RETURN(Statement prepared, c.Prepare(upsert_sql(1)));
+        upsert.emplace(std::move(prepared));
+      }
+      upsert->Reset();
+      bind_key(*upsert, key);
+      upsert->BindDecimal(quantity).BindInt(records);
+      if (resource) upsert->BindText(sum.instance_data.value_or(""));
       pairs.emplace(key.reported, key.usage);
-      return upsert.Run();
+      return upsert->Run();
     };
     for (const auto& [key, sum] : sums_[t]) {
       if (sum.records == 0 && sum.quantity.IsZero()) continue;  // what came in went out
