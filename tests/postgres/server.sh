@@ -4,21 +4,24 @@
 # A throw-away PostgreSQL 15 server for the PostgreSQL store tests (the ctest
 # fixture postgres_server: src/store/postgres/CMakeLists.txt).
 #
-#   start DIR  initdb in DIR/pgdata (trust authentication, superuser
-#              `stackbill`, UTF8, locale C), settings for tests (no fsync: a
-#              crash of the machine loses the test data, which is thrown away
-#              anyway), listening on 127.0.0.1 only, on a free port, with its
-#              socket in DIR/sock; creates the database stackbill_test and
-#              writes its URI, postgresql://stackbill@127.0.0.1:PORT/stackbill_test,
-#              to DIR/dsn (last, so that DIR/dsn means "ready").
-#              A server left running in DIR by an earlier run is stopped first.
-#   stop DIR   stops the server (pg_ctl -m fast) and removes DIR. Nothing to
-#              do when DIR does not exist.
+#   start DIR  initdb in a new directory under ${TMPDIR:-/tmp} (named in
+#              DIR/server-dir: the build tree may lie under a directory the
+#              `postgres` user cannot enter, such as /root) with trust
+#              authentication, superuser `stackbill`, UTF8, locale C, settings
+#              for tests (no fsync: a crash of the machine loses the test data,
+#              which is thrown away anyway), listening on 127.0.0.1 only, on a
+#              free port, its socket beside the data; creates the database
+#              stackbill_test and writes its URI,
+#              postgresql://stackbill@127.0.0.1:PORT/stackbill_test, to DIR/dsn
+#              (last, so that DIR/dsn means "ready"). A server left running by
+#              an earlier start with this DIR is stopped first.
+#   stop DIR   stops the server (pg_ctl -m fast) and removes its directory and
+#              DIR. Nothing to do when DIR does not exist.
 #
 # DIR is ours while it holds the marker file .stackbill-postgres-test: the
 # script refuses to reuse or remove a directory without it that is not empty.
 # As root, initdb and pg_ctl run as the `postgres` user (initdb refuses root),
-# which then owns DIR.
+# which then owns the server's directory.
 #
 # Environment: STACKBILL_PGBIN overrides /usr/lib/postgresql/15/bin.
 set -euo pipefail
@@ -48,14 +51,27 @@ is_ours() {
   [[ -z $(ls -A "$dir") ]]
 }
 
-# Stops the server whose data directory is DIR/pgdata, if one runs.
+# The server's own directory of DIR ("" when none was made).
+server_dir() { cat "$1/server-dir" 2>/dev/null || true; }
+
+# Stops the server of DIR, if one runs.
 stop_server() {
-  local dir=$1
-  [[ -f $dir/pgdata/postmaster.pid ]] || return 0
-  (cd "$dir" && as_pg "$pgbin/pg_ctl" -D "$dir/pgdata" -m fast -w -t 60 stop >/dev/null 2>&1) ||
-    (cd "$dir" && as_pg "$pgbin/pg_ctl" -D "$dir/pgdata" -m immediate -w -t 60 stop >/dev/null 2>&1) ||
-    [[ ! -f $dir/pgdata/postmaster.pid ]] ||
-    die "could not stop the server in $dir/pgdata"
+  local data
+  data=$(server_dir "$1")
+  [[ -n $data && -f $data/pgdata/postmaster.pid ]] || return 0
+  (cd "$data" && as_pg "$pgbin/pg_ctl" -D "$data/pgdata" -m fast -w -t 60 stop >/dev/null 2>&1) ||
+    (cd "$data" && as_pg "$pgbin/pg_ctl" -D "$data/pgdata" -m immediate -w -t 60 stop >/dev/null 2>&1) ||
+    [[ ! -f $data/pgdata/postmaster.pid ]] ||
+    die "could not stop the server in $data/pgdata"
+}
+
+# Stops the server of DIR and removes its directory and DIR.
+remove() {
+  local data
+  stop_server "$1"
+  data=$(server_dir "$1")
+  [[ -z $data || ! -e $data/$marker ]] || rm -rf "$data"
+  rm -rf "$1"
 }
 
 # A TCP port on 127.0.0.1 that nothing accepts connections on (a race with
@@ -81,30 +97,33 @@ start() {
   done
   is_ours "$dir" || die "$dir exists and was not made by this script; refusing to use it"
   if [[ -e $dir ]]; then
-    log "removing the earlier server in $dir"
-    stop_server "$dir"
-    rm -rf "$dir"
+    log "removing the earlier server of $dir"
+    remove "$dir"
   fi
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
   touch "$dir/$marker"
+  local data
+  data=$(mktemp -d "${TMPDIR:-/tmp}/stackbill-postgres-test.XXXXXX")
+  touch "$data/$marker"
+  echo "$data" >"$dir/server-dir"
   if [[ $(id -u) -eq 0 ]]; then
     id postgres >/dev/null 2>&1 || die "running as root, but there is no 'postgres' user"
-    chown postgres: "$dir"
-    as_pg test -w "$dir" || die "user postgres cannot write to $dir (is a parent directory closed?)"
+    chown postgres: "$data"
+    as_pg test -w "$data" || die "user postgres cannot write to $data (is a parent directory closed?)"
   fi
 
-  (cd "$dir" && as_pg "$pgbin/initdb" -D "$dir/pgdata" -U stackbill --auth=trust -E UTF8 \
+  (cd "$data" && as_pg "$pgbin/initdb" -D "$data/pgdata" -U stackbill --auth=trust -E UTF8 \
     --locale=C --no-instructions >"$dir/initdb.log" 2>&1) || {
     cat "$dir/initdb.log" >&2
     die "initdb failed"
   }
-  as_pg mkdir "$dir/sock"
+  as_pg mkdir "$data/sock"
   # A Unix socket path is limited to 107 bytes; the tests connect over TCP,
-  # so a deep DIR goes without a socket.
-  local socket_dir=$dir/sock
+  # so a deep TMPDIR goes without a socket.
+  local socket_dir=$data/sock
   ((${#socket_dir} <= 90)) || socket_dir=
-  cat >>"$dir/pgdata/postgresql.conf" <<EOF
+  cat >>"$data/pgdata/postgresql.conf" <<EOF
 
 # tests/postgres/server.sh: a throw-away server for tests
 listen_addresses = '127.0.0.1'
@@ -120,8 +139,8 @@ EOF
   for ((try = 0; try < 5; try++)); do
     port=$(free_port) || die "no free TCP port found on 127.0.0.1"
     # The last `port` line of postgresql.conf wins.
-    echo "port = $port" >>"$dir/pgdata/postgresql.conf"
-    if (cd "$dir" && as_pg "$pgbin/pg_ctl" -D "$dir/pgdata" -l "$dir/server.log" -w -t 60 \
+    echo "port = $port" >>"$data/pgdata/postgresql.conf"
+    if (cd "$data" && as_pg "$pgbin/pg_ctl" -D "$data/pgdata" -l "$data/server.log" -w -t 60 \
       start >/dev/null 2>&1 </dev/null); then
       break
     fi
@@ -129,7 +148,7 @@ EOF
     port=
   done
   if [[ -z $port ]]; then
-    tail -n 20 "$dir/server.log" >&2 || true
+    tail -n 20 "$data/server.log" >&2 || true
     die "the server did not start"
   fi
   PGCONNECT_TIMEOUT=10 "$pgbin/createdb" -h 127.0.0.1 -p "$port" -U stackbill -w stackbill_test || {
@@ -145,8 +164,7 @@ stop() {
   local dir=$1
   [[ -e $dir ]] || return 0
   is_ours "$dir" || die "$dir was not made by this script; refusing to remove it"
-  stop_server "$dir"
-  rm -rf "$dir"
+  remove "$dir"
   log "stopped ($dir)"
 }
 
