@@ -129,28 +129,45 @@ absl::Status ApplyRollups(Connection& c, std::span<const UsageRecord> batch,
   return rollups.Apply(c);
 }
 
-// The outcome of a record whose identity was stored before (a resend, or a
-// repeat within the batch): Duplicate when its content hash matches the
-// stored one, ConflictingDuplicate when not.
-absl::StatusOr<UsageOutcome> StoredOutcome(Statement& stored, const UsageRecord& record) {
-  stored.Reset();
-  stored.BindGuid(record.cloud_id).BindBlob(record.identity);
-  STACKBILL_ASSIGN_OR_RETURN(bool row, stored.Step());
-  if (!row) return absl::InternalError("usage record conflicted but is not stored");
-  return stored.ReadBlobView() == record.content_hash ? UsageOutcome::kDuplicate
-                                                      : UsageOutcome::kConflictingDuplicate;
+// The stored content hashes of `records` (by cloud and identity; none for
+// an identity not stored), read with one SELECT per 64 of them.
+absl::StatusOr<absl::flat_hash_map<std::pair<Guid, std::string>, std::string>> StoredHashes(
+    Connection& c, const std::vector<const UsageRecord*>& records) {
+  absl::flat_hash_map<std::pair<Guid, std::string>, std::string> hashes;
+  std::size_t start = 0;
+  for (const std::size_t n : RowChunks(records.size(), 64)) {
+    std::string keys;
+    for (std::size_t i = 0; i < n; ++i) {
+      keys += i == 0 ? "(cloud_id = ? AND identity = ?)" : " OR (cloud_id = ? AND identity = ?)";
+    }
+    STACKBILL_ASSIGN_OR_RETURN(
+        Statement select,
+        c.Prepare(Cat("SELECT cloud_id, identity, content_hash FROM usage_records WHERE ", keys)));
+    for (std::size_t i = start; i < start + n; ++i) {
+      select.BindGuid(records[i]->cloud_id).BindBlob(records[i]->identity);
+    }
+    start += n;
+    for (;;) {
+      STACKBILL_ASSIGN_OR_RETURN(bool row, select.Step());
+      if (!row) break;
+      Guid cloud = select.ReadGuid();
+      std::string identity = select.ReadBlob();
+      std::string hash = select.ReadBlob();
+      STACKBILL_RETURN_IF_ERROR(select.read_status());
+      hashes.emplace(std::pair<Guid, std::string>(cloud, std::move(identity)), std::move(hash));
+    }
+  }
+  return hashes;
 }
 
-// WriteRecords for a server engine (Connection::batches_rows): the records
-// go in multi-row INSERTs that return the identities they stored; each
-// record whose identity came back (its first occurrence) is accepted, and
-// the rest are looked up as above.
+// WriteRecords for a server engine (Connection::batches_rows), where every
+// statement is a round trip: the records go in multi-row INSERTs that return
+// the identities they stored; each record whose identity came back (its
+// first occurrence) is accepted, and the stored hashes of the rest — a
+// resend is all of them — are read for the chunk at once (StoredHashes).
 absl::Status InsertRecordsInChunks(Connection& c, std::span<const UsageRecord> batch,
                                    std::vector<UsageOutcome>& outcomes) {
   constexpr std::size_t kColumns = 21;
-  STACKBILL_ASSIGN_OR_RETURN(
-      Statement stored,
-      c.Prepare("SELECT content_hash FROM usage_records WHERE cloud_id = ? AND identity = ?"));
   std::size_t start = 0;
   for (const std::size_t n : RowChunks(batch.size(), 256)) {
     const std::span<const UsageRecord> chunk = batch.subspan(start, n);
@@ -169,13 +186,27 @@ absl::Status InsertRecordsInChunks(Connection& c, std::span<const UsageRecord> b
       inserted.emplace(cloud, insert.ReadBlob());
       STACKBILL_RETURN_IF_ERROR(insert.read_status());
     }
+    // Accepted: the first occurrence of each identity that came back. The
+    // others were stored before (a resend, or a repeat within the batch).
+    const std::size_t first = outcomes.size();
+    std::vector<const UsageRecord*> stored_before;
     for (const UsageRecord& record : chunk) {
-      if (inserted.erase(std::pair<Guid, std::string>(record.cloud_id, record.identity)) > 0) {
-        outcomes.push_back(UsageOutcome::kAccepted);
-        continue;
+      const bool accepted =
+          inserted.erase(std::pair<Guid, std::string>(record.cloud_id, record.identity)) > 0;
+      if (!accepted) stored_before.push_back(&record);
+      outcomes.push_back(accepted ? UsageOutcome::kAccepted : UsageOutcome::kDuplicate);
+    }
+    if (stored_before.empty()) continue;
+    STACKBILL_ASSIGN_OR_RETURN(auto hashes, StoredHashes(c, stored_before));
+    for (std::size_t i = 0; i < chunk.size(); ++i) {
+      if (outcomes[first + i] == UsageOutcome::kAccepted) continue;
+      const UsageRecord& record = chunk[i];
+      auto it = hashes.find(std::pair<Guid, std::string>(record.cloud_id, record.identity));
+      if (it == hashes.end()) {
+        return absl::InternalError("usage record conflicted but is not stored");
       }
-      STACKBILL_ASSIGN_OR_RETURN(UsageOutcome outcome, StoredOutcome(stored, record));
-      outcomes.push_back(outcome);
+      outcomes[first + i] = it->second == record.content_hash ? UsageOutcome::kDuplicate
+                                                              : UsageOutcome::kConflictingDuplicate;
     }
   }
   return absl::OkStatus();
