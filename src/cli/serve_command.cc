@@ -155,6 +155,19 @@ int Serve(const ServeArgs& args, const std::vector<std::pair<std::string, std::s
                   config.db);
     return 1;
   }
+  // SIGTERM and SIGINT are taken by sigtimedwait below, so they are blocked
+  // before any thread starts (threads inherit the mask): before the store
+  // opens, as the SQLite store starts its checkpointer thread then — a
+  // SIGTERM delivered to that thread would have ended the process with the
+  // default action (exit 143), not the graceful shutdown. SIGPIPE from a
+  // client that went away must not end the process.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
   auto store = OpenStore(config.db, config.durability_full);
   if (!store.ok()) {
     spdlog::error("serve: cannot open {}: {}", store_name, Message(store.status()));
@@ -217,16 +230,6 @@ int Serve(const ServeArgs& args, const std::vector<std::pair<std::string, std::s
     spdlog::error("serve: cannot build the routes: {}", Message(routes));
     return 1;
   }
-
-  // SIGTERM and SIGINT are taken by sigtimedwait below, so they are blocked
-  // before any thread starts (threads inherit the mask). SIGPIPE from a
-  // client that went away must not end the process.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
 
   auto server =
       HttpServer::Create(config.server, router, metrics, [&clock] { return clock.Now(); });
