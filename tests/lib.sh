@@ -104,3 +104,49 @@ sb_one_server_test() {
   export STACKBILL_PROFILE="$dir/profile.json"
   unset STACKBILL_ENDPOINT STACKBILL_TOKEN STACKBILL_CA_FILE
 }
+
+# sb_nodes_test: the frame of a test of several `serve` nodes on one store
+# ($store, from sb_init_store): $dir (a new temporary directory, removed at
+# exit once every node still running is stopped), fail MESSAGE (prints each
+# node's log tail, exits 1), the CLI profile in $dir, and no STACKBILL_*
+# endpoint or token from the environment. The nodes:
+#   sb_node_start NAME [SERVE_FLAGS…]  starts node NAME over HTTPS on a free
+#                                      port (log in $dir/serve-NAME.log);
+#   sb_node_wait NAME                  waits until it listens;
+#   sb_node_url NAME                   its https:// URL (after sb_node_wait);
+#   sb_node_stop NAME                  SIGTERM; fails unless it exits 0.
+# ${node_pid[NAME]} is a running node's process id.
+sb_nodes_test() {
+  dir=$(mktemp -d)
+  declare -gA node_pid=() node_port=()
+  trap 'for p in "${node_pid[@]}"; do kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done; rm -rf "$dir"' EXIT
+  fail() {
+    local log
+    echo "FAIL: $*"
+    for log in "$dir"/serve-*.log; do
+      [ -f "$log" ] && { echo "--- $log"; tail -20 "$log"; }
+    done
+    exit 1
+  }
+  export STACKBILL_PROFILE="$dir/profile.json"
+  unset STACKBILL_ENDPOINT STACKBILL_TOKEN STACKBILL_CA_FILE
+}
+sb_node_start() {
+  local name=$1
+  shift
+  rm -f "$dir/port-$name"
+  "$bin" serve --db "$store" --port 0 --port-file "$dir/port-$name" \
+    --tls-cert "$dir/tls/cert.pem" --tls-key "$dir/tls/key.pem" "$@" \
+    >>"$dir/serve-$name.log" 2>&1 &
+  node_pid[$name]=$!
+}
+sb_node_wait() {
+  sb_wait_for_port "$dir/port-$1" "${node_pid[$1]}" 60 "serve $1"
+  node_port[$1]=$(cat "$dir/port-$1")
+}
+sb_node_url() { echo "https://127.0.0.1:${node_port[$1]}"; }
+sb_node_stop() {
+  kill -TERM "${node_pid[$1]}"
+  wait "${node_pid[$1]}" || fail "serve $1 exited with $?"
+  unset "node_pid[$1]"
+}

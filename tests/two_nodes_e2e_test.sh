@@ -11,50 +11,14 @@
 set -euo pipefail
 bin=$1
 world=$2
-dir=$(mktemp -d)
-declare -A pid_of port_of
-cleanup() {
-  for pid in "${pid_of[@]}"; do
-    kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  for log in "$dir"/serve-*.log; do
-    [ -f "$log" ] && { echo "--- $log"; tail -15 "$log"; }
-  done
-  exit 1
-}
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
-export STACKBILL_PROFILE="$dir/profile.json"
-unset STACKBILL_ENDPOINT STACKBILL_TOKEN STACKBILL_CA_FILE
+sb_nodes_test
 
-launch_node() {  # name [serve flags…]: starts it; wait_node waits for its port
-  local name=$1
-  shift
-  rm -f "$dir/port-$name"
-  "$bin" serve --db "$store" --port 0 --port-file "$dir/port-$name" \
-    --tls-cert "$dir/tls/cert.pem" --tls-key "$dir/tls/key.pem" "$@" \
-    >>"$dir/serve-$name.log" 2>&1 &
-  pid_of[$name]=$!
-}
-wait_node() {
-  sb_wait_for_port "$dir/port-$1" "${pid_of[$1]}" 60 "serve $1"
-  port_of[$1]=$(cat "$dir/port-$1")
-}
-stop_node() {
-  kill -TERM "${pid_of[$1]}"
-  wait "${pid_of[$1]}" || fail "serve $1 exited with $?"
-  unset "pid_of[$1]"
-}
-url() { echo "https://127.0.0.1:${port_of[$1]}"; }
 status_of() {  # node token method path [body file]: the HTTP status; the body in $dir/body
   curl -sS -o "$dir/body" -w '%{http_code}' --cacert "$dir/tls/cert.pem" \
     -H "Authorization: Bearer $2" -X "$3" ${5:+-H "Content-Type: application/x-ndjson"} \
-    ${5:+--data-binary "@$5"} "$(url "$1")$4"
+    ${5:+--data-binary "@$5"} "$(sb_node_url "$1")$4"
 }
 
 sb_init_store
@@ -64,21 +28,21 @@ if "$bin" init --db "$store" >/dev/null 2>"$dir/init2.err"; then fail "a second 
 grep -q "already exists\|is not empty" "$dir/init2.err" || fail "second init: $(cat "$dir/init2.err")"
 
 # Last month's first three days, through node a with automatic close off.
-launch_node a --auto-close off
-wait_node a
-sb_login "$(url a)"
+sb_node_start a --auto-close off
+sb_node_wait a
+sb_login "$(sb_node_url a)"
 applied=$("$bin" world apply "$world") || fail "world apply failed: $applied"
 last=$(date -u -d "$(date -u +%Y-%m-01) -1 month" +%Y-%m)
-endpoint=$(url a)
+endpoint=$(sb_node_url a)
 sb_forward_window "$world" "$last-01T00:00:00Z" "$last-04T00:00:00Z" last "$applied"
-stop_node a
+sb_node_stop a
 
 # Both nodes at once, automatic close on with no grace: each tries to close
 # every ended month as it starts; the store lets one of them do it.
-launch_node a --auto-close-grace 0
-launch_node b --auto-close-grace 0
-wait_node a
-wait_node b
+sb_node_start a --auto-close-grace 0
+sb_node_start b --auto-close-grace 0
+sb_node_wait a
+sb_node_wait b
 for ((i = 0; i < 300; i++)); do
   grep -q "closed billing period $last automatically" "$dir"/serve-*.log && break
   sleep 0.1
@@ -99,12 +63,12 @@ echo "one node closed $last: $count invoices, numbered without a gap"
 # A token revoked through node a fails at once on node b.
 me=$(status_of a "$admin_token" GET /v1/me) && [ "$me" = 200 ] || fail "GET /v1/me: $me"
 principal=$(jq -r .principalId "$dir/body")
-minted=$("$bin" token create --principal "$principal" --endpoint "$(url a)") ||
+minted=$("$bin" token create --principal "$principal" --endpoint "$(sb_node_url a)") ||
   fail "token create failed: $minted"
 token=$(jq -r .token <<<"$minted")
 token_id=$(jq -r .id <<<"$minted")
 [ "$(status_of b "$token" GET /v1/me)" = 200 ] || fail "the new token fails on node b"
-"$bin" token revoke "$token_id" --endpoint "$(url a)" >/dev/null || fail "token revoke failed"
+"$bin" token revoke "$token_id" --endpoint "$(sb_node_url a)" >/dev/null || fail "token revoke failed"
 [ "$(status_of b "$token" GET /v1/me)" = 401 ] || fail "the revoked token still works on node b"
 echo "a token revoked through node a fails at once on node b"
 
@@ -125,7 +89,7 @@ record before
 [ "$(status_of b "$old_key" POST "/v1/stacks/$cloud/usage" "$dir/before.ndjson")" = 200 ] ||
   fail "the first key fails on node b: $(cat "$dir/body")"
 rotated=$("$bin" registration activation-key --subscription 22fca121-1e42-8594-8183-9212904a37e8 \
-  --resource-group azurestack --name contoso-stack1 --endpoint "$(url a)") ||
+  --resource-group azurestack --name contoso-stack1 --endpoint "$(sb_node_url a)") ||
   fail "rotating the activation key failed: $rotated"
 new_key=$(jq -r .activationKey <<<"$rotated")
 [ -n "$new_key" ] && [ "$new_key" != null ] && [ "$new_key" != "$old_key" ] ||

@@ -11,42 +11,18 @@ bin=$1
 world=$2
 records=${3:-4000}
 batch=500
-dir=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid"
-      wait "$pid" || true
-    fi
-  done
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*"
-  for log in "$dir"/serve-*.log; do
-    [ -f "$log" ] && { echo "--- $log"; tail -20 "$log"; }
-  done
-  exit 1
-}
+# shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
-export STACKBILL_PROFILE="$dir/profile.json"
-unset STACKBILL_ENDPOINT STACKBILL_TOKEN STACKBILL_CA_FILE
+sb_nodes_test
 
 sb_init_store
 
-start_serve() {  # name
-  "$bin" serve --db "$store" --port 0 --port-file "$dir/port-$1" \
-    --tls-cert "$dir/tls/cert.pem" --tls-key "$dir/tls/key.pem" \
-    --max-usage-records 1000 >"$dir/serve-$1.log" 2>&1 &
-  pids+=($!)
-  sb_wait_for_port "$dir/port-$1" "${pids[-1]}" 30 "serve $1"
-}
-start_serve a
-start_serve b
-url_a="https://127.0.0.1:$(cat "$dir/port-a")"
-url_b="https://127.0.0.1:$(cat "$dir/port-b")"
+sb_node_start a --max-usage-records 1000
+sb_node_start b --max-usage-records 1000
+sb_node_wait a
+sb_node_wait b
+url_a=$(sb_node_url a)
+url_b=$(sb_node_url b)
 
 sb_login "$url_a"
 applied=$("$bin" world apply "$world") || fail "world apply failed: $applied"
@@ -96,7 +72,7 @@ for round in 1 2; do
     n=$((n + 1))
   done
 done
-wait_jobs=$(jobs -p | grep -v -e "${pids[0]}" -e "${pids[1]}" || true)
+wait_jobs=$(jobs -p | grep -v -e "${node_pid[a]}" -e "${node_pid[b]}" || true)
 for job in $wait_jobs; do wait "$job" || fail "a curl failed"; done
 
 accepted=0
