@@ -84,26 +84,28 @@ struct IngestService::Prepared {
   }
 };
 
-// Group commit (R10 at speed): the requests that arrive while one transaction
-// is being written wait and share the next. The first waiting request leads:
-// it takes the queue's head group — consecutive requests routed with the same
-// history version, up to max_group_records — writes it in one transaction,
-// hands each request its result, and leads again only while its
-// own request is still waiting.
+// Group commit (R10 at speed): the requests that arrive while a transaction
+// is being written wait and share the next. A waiting request leads when
+// fewer than max_leaders groups are being written (UsageStore::
+// IngestGroupsAtOnce: one on SQLite): it takes the queue's head group —
+// consecutive requests routed with the same history version, up to
+// max_group_records — writes it in one transaction, hands each request its
+// result, and leads again only while its own request is still waiting.
 class IngestService::GroupCommitter {
  public:
-  GroupCommitter(UsageStore& usage, std::size_t max_group_records)
-      : usage_(usage), max_group_records_(max_group_records) {}
+  GroupCommitter(UsageStore& usage, std::size_t max_group_records, int max_leaders)
+      : usage_(usage), max_group_records_(max_group_records), max_leaders_(max_leaders) {}
 
   absl::StatusOr<IngestWriteResult> Submit(const IngestWrite& write) {
     Slot slot{&write};
     std::unique_lock lock(mu_);
     queue_.push_back(&slot);
     while (!slot.done) {
-      if (!leading_) {
-        leading_ = true;
+      // Leading needs a group to take: the own slot may already be in one.
+      if (leaders_ < max_leaders_ && !queue_.empty()) {
+        ++leaders_;
         LeadOnce(lock);
-        leading_ = false;
+        --leaders_;
         cv_.notify_all();
       } else {
         cv_.wait(lock);
@@ -156,8 +158,9 @@ class IngestService::GroupCommitter {
   const std::size_t max_group_records_;
   std::mutex mu_;
   std::condition_variable cv_;
+  const int max_leaders_;
   std::vector<Slot*> queue_;  // guarded by mu_
-  bool leading_ = false;      // guarded by mu_
+  int leaders_ = 0;           // groups being written; guarded by mu_
 };
 
 // ---------------------------------------------------------------------------
@@ -165,7 +168,10 @@ class IngestService::GroupCommitter {
 IngestService::IngestService(Store& store, IngestOptions options)
     : store_(store),
       options_(options),
-      committer_(std::make_unique<GroupCommitter>(store.usage(), options_.max_group_records)),
+      committer_(std::make_unique<GroupCommitter>(store.usage(), options_.max_group_records,
+                                                  options_.groups_at_once > 0
+                                                      ? options_.groups_at_once
+                                                      : store.usage().IngestGroupsAtOnce())),
       history_(store, std::chrono::milliseconds(options_.history_check_interval_ms)) {}
 
 IngestService::~IngestService() = default;
@@ -708,9 +714,10 @@ absl::StatusOr<RerouteResult> IngestService::ProcessReroutes(Timestamp now) {
   STACKBILL_ASSIGN_OR_RETURN(std::vector<RerouteMarker> markers,
                              store_.usage().ListRerouteMarkers());
   if (markers.empty()) return result;
-  // The history as of now: at least as new as every marker just read.
-  STACKBILL_ASSIGN_OR_RETURN(std::shared_ptr<const HistorySnapshot> snapshot,
-                             CurrentSnapshot(true));
+  // The history as of now, at least as new as every marker just read; read
+  // at the first record to route (a change that leaves no stored usage to
+  // re-route, as when a world is set up, costs no whole-history read).
+  std::shared_ptr<const HistorySnapshot> snapshot;
   // Only open periods are re-routed: a closed one is immutable (R12).
   STACKBILL_ASSIGN_OR_RETURN(std::vector<BillingPeriodRecord> closed,
                              store_.billing().ListClosedBillingPeriods());
@@ -728,6 +735,9 @@ absl::StatusOr<RerouteResult> IngestService::ProcessReroutes(Timestamp now) {
     while (true) {
       STACKBILL_ASSIGN_OR_RETURN(Page<UsageRecord> got, store_.usage().ListUsage(filter, page));
       std::vector<RoutingUpdate> updates;
+      if (!got.items.empty() && snapshot == nullptr) {
+        STACKBILL_ASSIGN_OR_RETURN(snapshot, CurrentSnapshot(true));
+      }
       for (const UsageRecord& record : got.items) {
         ++result.examined;
         absl::StatusOr<Routing> routing =

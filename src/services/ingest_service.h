@@ -58,6 +58,9 @@ struct IngestOptions {
   std::int64_t history_check_interval_ms = 1000;
   // Requests merged into one transaction at most (group commit).
   std::size_t max_group_records = 200000;
+  // Group transactions written at once; 0: as many as the store writes side
+  // by side (UsageStore::IngestGroupsAtOnce).
+  int groups_at_once = 0;
 };
 
 struct IngestError {

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <map>
@@ -710,12 +711,14 @@ TEST_F(IngestServiceTest, RecordsRoutedWithAStaleSnapshotAreRoutedAgainAtCommit)
 
 // --- group commit: concurrent requests (R10, R11) ----------------------------
 
-class IngestConcurrencyTest : public IngestServiceTest {
+class IngestConcurrencyTestBase : public IngestServiceTest {
  protected:
   void SetUp() override {
+    // A parameterised test's name holds a '/'.
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::replace(name.begin(), name.end(), '/', '-');
     path_ = (std::filesystem::temp_directory_path() /
-             fmt::format("stackbill-ingest-{}-{}.db", ::getpid(),
-                         ::testing::UnitTest::GetInstance()->current_test_info()->name()))
+             fmt::format("stackbill-ingest-{}-{}.db", ::getpid(), name))
                 .string();
     std::filesystem::remove(path_);
     Open(path_);
@@ -729,9 +732,14 @@ class IngestConcurrencyTest : public IngestServiceTest {
   std::string path_;
 };
 
-TEST_F(IngestConcurrencyTest, OverlappingConcurrentRequestsCountEachRecordOnce) {
-  // 8 threads send overlapping batches (every record sent by 2 threads, some
-  // twice): group commit merges them and each identity is accepted once.
+class IngestConcurrencyTest : public IngestConcurrencyTestBase,
+                              public ::testing::WithParamInterface<int> {};
+
+// 8 threads send overlapping batches (every record sent by 2 threads, some
+// twice): group commit merges them and each identity is accepted once,
+// whether one group is written at a time or two (as on PostgreSQL).
+TEST_P(IngestConcurrencyTest, OverlappingConcurrentRequestsCountEachRecordOnce) {
+  Reopen(IngestOptions{.groups_at_once = GetParam()});
   constexpr int kThreads = 8;
   constexpr int kRecords = 400;
   constexpr int kBatch = 50;
@@ -765,6 +773,8 @@ TEST_F(IngestConcurrencyTest, OverlappingConcurrentRequestsCountEachRecordOnce) 
   EXPECT_EQ(accepted.load(), kRecords) << "each identity accepted exactly once";
   EXPECT_GT(duplicates.load(), 0);
 }
+
+INSTANTIATE_TEST_SUITE_P(GroupsAtOnce, IngestConcurrencyTest, ::testing::Values(1, 2));
 
 }  // namespace
 }  // namespace stackbill

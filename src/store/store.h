@@ -582,7 +582,8 @@ struct IngestWrite {
   // one (FailedPrecondition / HistoryChanged otherwise, nothing written): the
   // records were routed with that history (R13).
   std::optional<std::int64_t> history_version;
-  // Optional: this store's PrepareIngest(records), used up by the write.
+  // Optional: this store's PrepareIngest(records). The write only reads it,
+  // so that a write run again (after a deadlock) finds it whole.
   PreparedIngest* prepared = nullptr;
 };
 
@@ -688,6 +689,10 @@ class UsageStore {
   // before the write, for IngestWrite::prepared. None (the default) when the
   // store has nothing to prepare; the write is exact either way.
   virtual std::unique_ptr<PreparedIngest> PrepareIngest(std::span<const UsageRecord> records);
+  // How many WriteIngestGroup transactions are worth running at once: 1 (the
+  // default) where write transactions run one at a time (SQLite); more where
+  // ingest groups are written side by side (PostgreSQL).
+  virtual int IngestGroupsAtOnce() const { return 1; }
 
   // Pending re-routes, oldest first.
   virtual absl::StatusOr<std::vector<RerouteMarker>> ListRerouteMarkers() = 0;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <utility>
 
+#include "absl/strings/cord.h"
 #include "core/abseil_compat.h"
 #include "core/error.h"
 
@@ -153,6 +154,26 @@ absl::Status ConnectError(const PGconn* conn, std::string_view dsn) {
 // tell about them.
 void DiscardNotice(void* /*arg*/, const char* /*message*/) {}
 
+// How many times WriteShared runs a body that PostgreSQL ended to break a
+// deadlock or a serialization failure.
+constexpr int kSharedWriteAttempts = 8;
+
+// The payload by which MapError marks such an end (kept through Annotate),
+// so that a body's own Aborted is never taken for one.
+constexpr std::string_view kEndedByServer = "type.stackbill/postgres.transaction_ended";
+
+bool EndedByServer(const absl::Status& status) {
+  return status.GetPayload(AbslView(kEndedByServer)).has_value();
+}
+
+// A transaction the server ended, not run again (or still ended once the
+// attempts are spent), is Unavailable to the caller, as store.h has it:
+// busy, try again.
+absl::Status Unaborted(absl::Status status) {
+  if (!EndedByServer(status)) return status;
+  return absl::UnavailableError(status.message());
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -219,9 +240,13 @@ absl::Status MapError(std::string_view sqlstate, bool connection_bad, std::strin
   const std::string_view sqlclass = sqlstate.substr(0, 2);
   if (sqlstate == "23505") return absl::AlreadyExistsError(message);
   if (sqlclass == "23" || sqlstate == "P0001") return absl::FailedPreconditionError(message);
-  if (connection_bad || sqlclass == "08" || sqlclass == "53" || sqlstate == "40001" ||
-      sqlstate == "40P01" || sqlstate == "55P03" || sqlstate == "57014" || sqlstate == "57P01" ||
-      sqlstate == "57P02" || sqlstate == "57P03") {
+  if (sqlstate == "40001" || sqlstate == "40P01") {
+    absl::Status ended = absl::AbortedError(message);
+    ended.SetPayload(AbslView(kEndedByServer), absl::Cord(AbslView(sqlstate)));
+    return ended;
+  }
+  if (connection_bad || sqlclass == "08" || sqlclass == "53" || sqlstate == "55P03" ||
+      sqlstate == "57014" || sqlstate == "57P01" || sqlstate == "57P02" || sqlstate == "57P03") {
     return absl::UnavailableError(message);
   }
   if (sqlclass == "22") return absl::InvalidArgumentError(message);
@@ -591,6 +616,16 @@ absl::Status PgConnection::SetUpSession() {
   return absl::OkStatus();
 }
 
+absl::Status PgConnection::PrepareUsageMonth(YearMonth month) {
+  return Run("SELECT stackbill_usage_partition(?)",
+             std::vector<sql::SqlValue>{month.Start().unix_seconds()});
+}
+
+absl::Status PgConnection::LockKey(std::string_view key) {
+  return Run("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ' ' || ?, 0))",
+             std::vector<sql::SqlValue>{std::string(key)});
+}
+
 absl::Status PgConnection::Reconnect() {
   cache_.clear();
   session_ready_ = false;
@@ -693,7 +728,7 @@ absl::StatusOr<std::unique_ptr<PgDatabase>> PgDatabase::Open(
     return absl::InvalidArgumentError("postgres: timeouts must not be negative");
   }
   STACKBILL_ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> first, PgConnection::Open(options));
-  STACKBILL_RETURN_IF_ERROR(Migrate(*first, migrations));
+  STACKBILL_RETURN_IF_ERROR(Unaborted(Migrate(*first, migrations)));
   std::unique_ptr<PgDatabase> database(new PgDatabase(options));
   std::lock_guard<std::mutex> lock(database->mu_);
   database->idle_.push_back(first.get());
@@ -755,14 +790,16 @@ void PgDatabase::Release(PgConnection* connection) {
 // sees what the previous writer committed (a REPEATABLE READ snapshot would
 // be taken by the lock's own SELECT, before the wait, and miss it). BEGIN and
 // the lock go in one round trip.
-absl::Status PgDatabase::Transaction(bool write,
+absl::Status PgDatabase::Transaction(Kind kind,
                                      absl::FunctionRef<absl::Status(sql::Connection&)> body) {
   STACKBILL_ASSIGN_OR_RETURN(PgConnection * connection, Acquire());
   absl::Status status =
-      write ? connection->Exec(Cat("BEGIN ISOLATION LEVEL READ COMMITTED; "
-                                   "SELECT pg_advisory_xact_lock(",
-                                   kAdvisoryLockKey, ", ", connection->schema_key(), ")"))
-            : connection->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      kind == Kind::kRead
+          ? connection->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+          : connection->Exec(Cat(
+                "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT ",
+                kind == Kind::kWrite ? "pg_advisory_xact_lock(" : "pg_advisory_xact_lock_shared(",
+                kAdvisoryLockKey, ", ", connection->schema_key(), ")"));
   if (status.ok()) status = body(*connection);
   if (status.ok()) status = connection->Commit();
   if (!status.ok()) connection->Rollback();
@@ -771,11 +808,20 @@ absl::Status PgDatabase::Transaction(bool write,
 }
 
 absl::Status PgDatabase::Write(absl::FunctionRef<absl::Status(sql::Connection&)> body) {
-  return Transaction(/*write=*/true, body);
+  return Unaborted(Transaction(Kind::kWrite, body));
+}
+
+absl::Status PgDatabase::WriteShared(absl::FunctionRef<absl::Status(sql::Connection&)> body) {
+  absl::Status status;
+  for (int attempt = 0; attempt < kSharedWriteAttempts; ++attempt) {
+    status = Transaction(Kind::kSharedWrite, body);
+    if (!EndedByServer(status)) return status;
+  }
+  return Unaborted(status);
 }
 
 absl::Status PgDatabase::Read(absl::FunctionRef<absl::Status(sql::Connection&)> body) {
-  return Transaction(/*write=*/false, body);
+  return Unaborted(Transaction(Kind::kRead, body));
 }
 
 absl::StatusOr<Timestamp> PgDatabase::ServerTime() {
@@ -814,29 +860,10 @@ absl::Status Migrate(PgConnection& connection, std::span<const std::string_view>
   // that a process that waited sees the versions the first one recorded.
   const auto migration_key =
       static_cast<std::int32_t>(static_cast<std::uint32_t>(connection.schema_key()) + 1u);
-  auto apply = [&]() -> absl::Status {
-    STACKBILL_RETURN_IF_ERROR(connection.Exec(
-        "CREATE TABLE IF NOT EXISTS schema_version (version bigint NOT NULL PRIMARY KEY)"));
-    STACKBILL_ASSIGN_OR_RETURN(std::int64_t version, ReadSchemaVersion(connection));
-    const auto known = static_cast<std::int64_t>(migrations.size());
-    if (version > known) {
-      return FailedPreconditionError(
-          "StoreSchemaTooNew",
-          Cat("postgres: the schema is at version ", version,
-              " but this binary knows versions up to ", known, "; use a newer stackbill"));
-    }
-    for (std::int64_t v = version; v < known; ++v) {
-      STACKBILL_RETURN_IF_ERROR(Annotate(connection.Exec(migrations[static_cast<std::size_t>(v)]),
-                                         Cat("migration ", v + 1)));
-      STACKBILL_RETURN_IF_ERROR(connection.Run("INSERT INTO schema_version (version) VALUES (?)",
-                                               std::vector<sql::SqlValue>{v + 1}));
-    }
-    return absl::OkStatus();
-  };
   absl::Status status =
       connection.Exec(Cat("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(",
                           kAdvisoryLockKey, ", ", migration_key, ")"));
-  if (status.ok()) status = apply();
+  if (status.ok()) status = sql::ApplyMigrations(connection, "postgres", migrations);
   if (status.ok()) status = connection.Commit();
   if (!status.ok()) connection.Rollback();
   return status;

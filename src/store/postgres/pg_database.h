@@ -10,6 +10,7 @@
 // the column's type: text, numeric, …), a blob as binary bytea, NULL as
 // unknown. Results come back as text; bytea columns (hex output) are decoded.
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -50,8 +51,10 @@ TranslatedSql TranslatePlaceholders(std::string_view sql);
 //   23505 (unique_violation)                               AlreadyExists
 //   other class 23 (integrity constraints), P0001 (RAISE
 //     EXCEPTION of our triggers)                           FailedPrecondition
-//   40001 (serialization), 40P01 (deadlock), 55P03 (lock
-//     not available: lock_timeout), 57014 (canceled:
+//   40001 (serialization), 40P01 (deadlock): the
+//     transaction was ended; PgDatabase runs a WriteShared
+//     body again, and returns Unavailable once it gives up  Aborted
+//   55P03 (lock not available: lock_timeout), 57014 (canceled:
 //     statement_timeout), 57P01-57P03 (shutdown, starting
 //     up), class 08 (connection), class 53 (insufficient
 //     resources, disk full), or no SQLSTATE on a lost
@@ -92,6 +95,12 @@ class PgConnection final : public sql::Connection {
   // Every statement is a round trip to the server: the ingest writes many
   // rows per statement.
   bool batches_rows() const override { return true; }
+  // Makes the month's partition of usage_records if there is none
+  // (pg_schema.cc, version 2).
+  absl::Status PrepareUsageMonth(YearMonth month) override;
+  // pg_advisory_xact_lock on a hash of the schema and `key` (the one-key
+  // space, apart from PgDatabase's two-key locks).
+  absl::Status LockKey(std::string_view key) override;
 
   // Commits the current transaction. Internal when an earlier error of the
   // transaction aborted it (the server would answer COMMIT with ROLLBACK);
@@ -142,14 +151,18 @@ class PgConnection final : public sql::Connection {
 // The database behind one PostgreSQL store: a pool of up to
 // options.connections connections, opened as needed. Thread-safe.
 //
-// Write transactions are READ COMMITTED and start by taking
-// pg_advisory_xact_lock(kAdvisoryLockKey, hashtext(current_schema())): every
-// write transaction on the schema, in any process, waits for the one before
-// to end, which gives the area stores SQLite's one-writer semantics (their
-// check-then-write steps are not safe under concurrent writers). The wait is
-// bounded by the lock_timeout (then Unavailable). Stores in other schemas of
-// the same database do not wait for each other. Read transactions are
-// REPEATABLE READ READ ONLY: one snapshot, never waiting for a writer.
+// Write transactions are READ COMMITTED and start by taking the store's lock,
+// (kAdvisoryLockKey, hashtext(current_schema())), in any process: Write
+// takes it exclusively, so that it waits for every write before it to end,
+// which gives the area stores SQLite's one-writer semantics (their
+// check-then-write steps are not safe under concurrent writers); WriteShared
+// takes it shared, so that such writes (the ingest) run side by side, and
+// runs its body again, up to kSharedWriteAttempts times, when PostgreSQL
+// ends it to break a deadlock (40P01) or a serialization failure (40001).
+// The waits are bounded by the lock_timeout (then Unavailable). Stores in
+// other schemas of the same database do not wait for each other. Read
+// transactions are REPEATABLE READ READ ONLY: one snapshot, never waiting for
+// a writer.
 class PgDatabase final : public sql::Database {
  public:
   // Connects and applies `migrations` (Migrate). Errors as
@@ -158,6 +171,10 @@ class PgDatabase final : public sql::Database {
       const PostgresOptions& options, std::span<const std::string_view> migrations);
 
   absl::Status Write(absl::FunctionRef<absl::Status(sql::Connection&)> body) override;
+  absl::Status WriteShared(absl::FunctionRef<absl::Status(sql::Connection&)> body) override;
+  // Two (fewer with a smaller pool): while one ingest transaction waits on
+  // the network, the other keeps a backend busy; more only contend.
+  int shared_writers() const override { return std::min(options_.connections, 2); }
   absl::Status Read(absl::FunctionRef<absl::Status(sql::Connection&)> body) override;
   // The server's clock_timestamp(), to the microsecond.
   absl::StatusOr<Timestamp> ServerTime() override;
@@ -168,8 +185,9 @@ class PgDatabase final : public sql::Database {
   // use. Unavailable when a new connection cannot be opened.
   absl::StatusOr<PgConnection*> Acquire();
   void Release(PgConnection* connection);
-  // Runs body in a write or a read transaction on a pooled connection.
-  absl::Status Transaction(bool write, absl::FunctionRef<absl::Status(sql::Connection&)> body);
+  enum class Kind { kWrite, kSharedWrite, kRead };
+  // Runs body in a transaction of that kind on a pooled connection, once.
+  absl::Status Transaction(Kind kind, absl::FunctionRef<absl::Status(sql::Connection&)> body);
 
   const PostgresOptions options_;
   // std::mutex rather than absl::Mutex: Debian's Abseil is not built for

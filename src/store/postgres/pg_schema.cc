@@ -699,7 +699,103 @@ CREATE TRIGGER subscription_owners_reroute AFTER INSERT OR UPDATE ON subscriptio
   FOR EACH ROW EXECUTE FUNCTION stackbill_subscription_owners_reroute();
 )sql";
 
-constexpr std::array<std::string_view, 1> kMigrations = {kVersion1};
+// Version 2: usage_records partitioned by month of usage_start_s (UTC), so
+// that a month is one table to archive, drop or vacuum (docs/OPERATIONS.md).
+// R11's dedupe key (cloud_id, identity) is global, and a unique index on a
+// partitioned table must hold the partition key, so the key moves to
+// usage_identities, unpartitioned: the ingest claims a record's identity
+// there, drawing its seq, before it stores the record with that seq
+// (store/sql/usage_store.cc, InsertRecordsInChunks), in set-based statements
+// rather than a trigger per row. seq has no default: a record stored any
+// other way, without its claim, fails. Partitions are made as usage arrives
+// (Connection::PrepareUsageMonth, stackbill_usage_partition).
+constexpr std::string_view kVersion2 = R"sql(
+ALTER TABLE usage_records RENAME TO usage_records_v1;
+ALTER TABLE usage_records_v1 DROP CONSTRAINT usage_records_pkey;
+ALTER TABLE usage_records_v1 DROP CONSTRAINT usage_records_cloud_id_identity_key;
+DROP INDEX usage_by_billed_subscription;
+DROP INDEX usage_by_billed_reported;
+DROP INDEX usage_by_cloud_start;
+
+CREATE SEQUENCE usage_records_seq;
+
+-- Every identity stored, with the seq of its record and the start of its
+-- usage when first stored. Kept when a month's partition is dropped, so
+-- that a late resend of a dropped record is still a duplicate (R11);
+-- usage_start_s lets retention delete the identities of months past
+-- --usage-max-age-days, which are refused as TooOld anyway.
+CREATE TABLE usage_identities (
+  cloud_id      bytea NOT NULL,
+  identity      bytea NOT NULL,
+  usage_start_s bigint NOT NULL,
+  seq           bigint NOT NULL,
+  PRIMARY KEY (cloud_id, identity)
+);
+
+CREATE TABLE usage_records (
+  seq                     bigint NOT NULL,
+  cloud_id                bytea NOT NULL,
+  identity                bytea NOT NULL,
+  content_hash            bytea NOT NULL,
+  record_id               text COLLATE "C" NOT NULL,
+  tenant_id               bytea NOT NULL,
+  local_subscription_id   bytea NOT NULL,
+  meter_id                bytea NOT NULL,
+  quantity                numeric NOT NULL,
+  usage_start_s bigint NOT NULL, usage_start_ns bigint NOT NULL,
+  usage_end_s   bigint NOT NULL, usage_end_ns   bigint NOT NULL,
+  resource_uri            text COLLATE "C" NOT NULL,
+  instance_data           text COLLATE "C" NOT NULL,
+  billed_subscription_id  bytea NOT NULL,
+  bill_to_kind            text COLLATE "C" NOT NULL,
+  bill_to_partner_id      text COLLATE "C" NOT NULL,
+  bill_to_subscription_id bytea NOT NULL,
+  routing_reason          text COLLATE "C" NOT NULL,
+  reported_s bigint NOT NULL, reported_ns bigint NOT NULL,
+  PRIMARY KEY (seq, usage_start_s)
+) PARTITION BY RANGE (usage_start_s);
+CREATE INDEX usage_by_identity ON usage_records (cloud_id, identity);
+CREATE INDEX usage_by_billed_subscription
+  ON usage_records (billed_subscription_id, usage_start_s, usage_start_ns);
+CREATE INDEX usage_by_billed_reported
+  ON usage_records (billed_subscription_id, reported_s, reported_ns);
+CREATE INDEX usage_by_cloud_start ON usage_records (cloud_id, usage_start_s);
+
+-- Makes the partition of usage_records for the UTC month that holds
+-- `usage_start_s` unless it exists; returns the month's first second. Under
+-- an advisory lock of its own (the one-key space, apart from the store's
+-- two-key locks), so that nodes making one month at once make it once.
+CREATE FUNCTION stackbill_usage_partition(usage_start_s bigint) RETURNS bigint
+  LANGUAGE plpgsql AS $$
+DECLARE
+  month timestamp := date_trunc('month', to_timestamp(usage_start_s) AT TIME ZONE 'UTC');
+  name text := format('%I.%I', current_schema(), 'usage_records_' || to_char(month, 'YYYY_MM'));
+BEGIN
+  IF to_regclass(name) IS NULL THEN
+    -- After the wait the catalog is read afresh by CREATE's own lookup (not
+    -- by to_regclass, whose cache an advisory lock does not refresh): IF NOT
+    -- EXISTS skips a partition the node before made.
+    PERFORM pg_advisory_xact_lock(hashtext(current_schema() || ' usage partitions'));
+    EXECUTE format('CREATE TABLE IF NOT EXISTS %s PARTITION OF usage_records '
+                   'FOR VALUES FROM (%s) TO (%s)',
+                   name, extract(epoch FROM month)::bigint,
+                   extract(epoch FROM month + interval '1 month')::bigint);
+  END IF;
+  RETURN extract(epoch FROM month)::bigint;
+END
+$$;
+
+SELECT stackbill_usage_partition(s)
+  FROM (SELECT DISTINCT usage_start_s - usage_start_s % 86400 AS s FROM usage_records_v1) AS days;
+INSERT INTO usage_identities (cloud_id, identity, usage_start_s, seq)
+  SELECT cloud_id, identity, usage_start_s, seq FROM usage_records_v1;
+INSERT INTO usage_records
+  SELECT * FROM usage_records_v1 ORDER BY seq;
+SELECT setval('usage_records_seq', COALESCE(max(seq), 0) + 1, false) FROM usage_identities;
+DROP TABLE usage_records_v1;
+)sql";
+
+constexpr std::array<std::string_view, 2> kMigrations = {kVersion1, kVersion2};
 
 }  // namespace
 

@@ -3,22 +3,26 @@
 #include <libpq-fe.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <fstream>
+#include <latch>
 #include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "core/error.h"
 #include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "store/postgres/pg_database.h"
+#include "store/postgres/pg_schema.h"
 #include "store/postgres/testing/pg_test_database.h"
 #include "store/testing/store_contract.h"
 
@@ -216,8 +220,8 @@ TEST(PostgresStoreTest, SqlStatesMapToCanonicalCodes) {
       {"23503", false, StatusCode::kFailedPrecondition},
       {"23514", false, StatusCode::kFailedPrecondition},
       {"P0001", false, StatusCode::kFailedPrecondition},
-      {"40001", false, StatusCode::kUnavailable},
-      {"40P01", false, StatusCode::kUnavailable},
+      {"40001", false, StatusCode::kAborted},
+      {"40P01", false, StatusCode::kAborted},
       {"55P03", false, StatusCode::kUnavailable},
       {"57014", false, StatusCode::kUnavailable},
       {"57P01", false, StatusCode::kUnavailable},
@@ -466,6 +470,97 @@ TEST(PostgresStoreTest, WriteTransactionsOfTwoStoresOnOneSchemaRunOneAtATime) {
   EXPECT_TRUE(second_saw_first_done.load());
 }
 
+// The ingest's writes (WriteShared) run side by side on one schema, each
+// inside its transaction while the other is; an exclusive Write waits for
+// both.
+TEST(PostgresStoreTest, SharedWritesRunSideBySideAndAWriteWaitsForThem) {
+  ASSERT_OK_AND_ASSIGN(const std::string dsn, NewSchemaDsn());
+  const std::vector<std::string_view> migrations = {"CREATE TABLE w (k bigint)"};
+  ASSERT_OK_AND_ASSIGN(auto first, postgres::PgDatabase::Open(Options(dsn), migrations));
+  ASSERT_OK_AND_ASSIGN(auto second, postgres::PgDatabase::Open(Options(dsn), migrations));
+  std::mutex mu;
+  std::condition_variable cv;
+  int inside = 0;        // guarded by mu
+  bool release = false;  // guarded by mu
+  auto shared_body = [&](int k) {
+    return [&, k](sql::Connection& c) -> absl::Status {
+      STACKBILL_RETURN_IF_ERROR(c.Run("INSERT INTO w (k) VALUES (?)", {std::int64_t{k}}));
+      std::unique_lock<std::mutex> lock(mu);
+      ++inside;
+      cv.notify_all();
+      // Both inside at once, or this times out: the writes did not overlap.
+      if (!cv.wait_for(lock, std::chrono::seconds(30), [&] { return inside == 2 && release; })) {
+        return absl::DeadlineExceededError("the other shared write never ran beside this one");
+      }
+      return absl::OkStatus();
+    };
+  };
+  absl::Status a_status, b_status, exclusive_status;
+  std::thread a([&] { a_status = first->WriteShared(shared_body(1)); });
+  std::thread b([&] { b_status = second->WriteShared(shared_body(2)); });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return inside == 2; }));
+  }
+  std::atomic<bool> exclusive_ran{false};
+  std::thread x([&] {
+    exclusive_status = first->Write([&](sql::Connection& c) -> absl::Status {
+      exclusive_ran = true;
+      STACKBILL_ASSIGN_OR_RETURN(auto rows, Column(c, "SELECT count(*) FROM w"));
+      return rows == std::vector<std::string>{"2"} ? absl::OkStatus()
+                                                   : absl::InternalError("a shared write unseen");
+    });
+  });
+  ASSERT_OK_AND_ASSIGN(RawConn observer, ConnectRaw(dsn));
+  EXPECT_TRUE(Eventually([&] {
+    auto n = QueryValue(observer.get(),
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                        "AND mode = 'ExclusiveLock'");
+    return n.ok() && *n == "1";
+  }));
+  EXPECT_FALSE(exclusive_ran.load());
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  a.join();
+  b.join();
+  x.join();
+  EXPECT_OK(a_status);
+  EXPECT_OK(b_status);
+  EXPECT_OK(exclusive_status);
+}
+
+// Two shared writes that lock two rows in opposite orders deadlock;
+// PostgreSQL ends one (40P01) and WriteShared runs its body again.
+TEST(PostgresStoreTest, ASharedWriteEndedByADeadlockRunsAgain) {
+  ASSERT_OK_AND_ASSIGN(const std::string dsn, NewSchemaDsn());
+  const std::vector<std::string_view> migrations = {"CREATE TABLE d (k bigint PRIMARY KEY)"};
+  ASSERT_OK_AND_ASSIGN(auto db, postgres::PgDatabase::Open(Options(dsn), migrations));
+  std::atomic<int> runs{0};
+  std::latch first_rows_in(2);
+  auto body = [&](std::int64_t first_key, std::int64_t second_key) {
+    return [&, first_key, second_key](sql::Connection& c) -> absl::Status {
+      const bool first_run = runs.fetch_add(1) < 2;
+      constexpr std::string_view kInsert = "INSERT INTO d (k) VALUES (?) ON CONFLICT DO NOTHING";
+      STACKBILL_RETURN_IF_ERROR(c.Run(kInsert, {first_key}));
+      if (first_run) first_rows_in.arrive_and_wait();
+      return c.Run(kInsert, {second_key});
+    };
+  };
+  absl::Status a_status, b_status;
+  std::thread a([&] { a_status = db->WriteShared(body(1, 2)); });
+  std::thread b([&] { b_status = db->WriteShared(body(2, 1)); });
+  a.join();
+  b.join();
+  EXPECT_OK(a_status);
+  EXPECT_OK(b_status);
+  EXPECT_EQ(runs.load(), 3);
+  ASSERT_OK_AND_ASSIGN(RawConn conn, ConnectRaw(dsn));
+  EXPECT_EQ(*QueryValue(conn.get(), "SELECT count(*) FROM d"), "2");
+}
+
 TEST(PostgresStoreTest, TheDsnPasswordNeverAppearsInAnError) {
   const std::string secret = "Sup3rSecretPw";
   ASSERT_OK_AND_ASSIGN(const std::string server, TestServerDsn());
@@ -597,6 +692,170 @@ TEST(PostgresStoreTest, SchemaWrittenByANewerBinaryIsRefused) {
   ASSERT_OK(c->Exec("INSERT INTO schema_version (version) VALUES (2)"));
   testing::ExpectError(postgres::Migrate(*c, v1), absl::StatusCode::kFailedPrecondition,
                        "StoreSchemaTooNew");
+}
+
+// ---------------------------------------------------------------------------
+// Usage partitioned by month (pg_schema.cc, version 2).
+
+const Timestamp kNovember = Timestamp::FromUnixSeconds(1793491200);  // 2026-11-01T00:00:00Z
+const Timestamp kDecember = kNovember.AddDays(30);
+
+Guid Cloud() {
+  std::array<std::uint8_t, 16> bytes{};
+  bytes[0] = 3;
+  bytes[15] = 1;
+  return Guid(bytes);  // 03000000000000000000000000000001
+}
+
+UsageRecord UsageAt(const std::string& name, Timestamp start) {
+  UsageRecord r;
+  r.cloud_id = Cloud();
+  r.record_id = "record-" + name;
+  r.identity = "identity-" + name;
+  r.content_hash = "hash-" + name;
+  r.quantity = *Quantity::FromInteger(2);
+  r.usage_start = start;
+  r.usage_end = start.AddHours(1);
+  r.resource_uri = "/subscriptions/x/virtualMachines/" + name;
+  r.instance_data = "{}";
+  r.routing.bill_to = BillTo{BillTo::Kind::kPartner, "contoso", Guid()};
+  r.reported_time = start.AddHours(2);
+  return r;
+}
+
+TEST(PostgresStoreTest, UsageLivesInThePartitionOfItsMonth) {
+  ASSERT_OK_AND_ASSIGN(const std::string dsn, NewSchemaDsn());
+  ASSERT_OK_AND_ASSIGN(auto store, OpenAt(dsn));
+  ASSERT_OK(store->usage().WriteUsage(
+      std::vector<UsageRecord>{UsageAt("a", kNovember), UsageAt("b", kDecember.AddSeconds(-3600)),
+                               UsageAt("c", kDecember)}));
+  ASSERT_OK_AND_ASSIGN(RawConn conn, ConnectRaw(dsn));
+  EXPECT_EQ(*QueryValue(conn.get(),
+                        "SELECT relkind FROM pg_class "
+                        "WHERE oid = 'usage_records'::regclass"),
+            "p");
+  EXPECT_EQ(*QueryValue(conn.get(),
+                        "SELECT string_agg(c.relname, ',' ORDER BY c.relname) "
+                        "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                        "WHERE i.inhparent = 'usage_records'::regclass"),
+            "usage_records_2026_11,usage_records_2026_12");
+  EXPECT_EQ(*QueryValue(conn.get(), "SELECT count(*) FROM usage_records_2026_11"), "2");
+  EXPECT_EQ(*QueryValue(conn.get(), "SELECT count(*) FROM usage_records_2026_12"), "1");
+  EXPECT_EQ(*QueryValue(conn.get(), "SELECT count(*) FROM usage_identities"), "3");
+}
+
+// Retention drops a month's partition; its identities stay (R11), so a late
+// resend of a dropped record is counted no second time.
+TEST(PostgresStoreTest, AResendAfterItsMonthWasDroppedIsStillADuplicate) {
+  ASSERT_OK_AND_ASSIGN(const std::string dsn, NewSchemaDsn());
+  ASSERT_OK_AND_ASSIGN(auto store, OpenAt(dsn));
+  const std::vector<UsageRecord> records = {UsageAt("a", kNovember), UsageAt("b", kDecember)};
+  ASSERT_OK(store->usage().WriteUsage(records));
+  ASSERT_OK_AND_ASSIGN(RawConn conn, ConnectRaw(dsn));
+  ASSERT_OK(QueryValue(conn.get(), "DROP TABLE usage_records_2026_11; SELECT 1"));
+  ASSERT_OK_AND_ASSIGN(std::vector<UsageOutcome> outcomes, store->usage().WriteUsage(records));
+  EXPECT_EQ(outcomes, std::vector<UsageOutcome>(2, UsageOutcome::kDuplicate));
+  EXPECT_EQ(*store->usage().CountUsage({}), 1);
+}
+
+// Ingest writes beside each other (WriteShared), from two stores, on the
+// same identities in opposite orders — which deadlocks, and is written
+// again —: each identity accepted once overall, and every record stored
+// with the claim of its identity (its seq).
+TEST(PostgresStoreTest, SharedIngestWritesStoreEachIdentityOnceWithItsClaim) {
+  ASSERT_OK_AND_ASSIGN(const std::string dsn, NewSchemaDsn());
+  ASSERT_OK_AND_ASSIGN(auto first, OpenAt(dsn));
+  ASSERT_OK_AND_ASSIGN(auto second, OpenAt(dsn));
+  constexpr int kRecords = 400;
+  constexpr int kChunk = 40;
+  std::vector<UsageRecord> records;
+  records.reserve(kRecords);
+  for (int i = 0; i < kRecords; ++i) {
+    records.push_back(UsageAt(std::to_string(i), kNovember.AddHours(i % 48)));
+  }
+  const std::vector<std::string_view> raw_texts(kChunk, "{}");
+  std::atomic<std::int64_t> accepted{0};
+  std::mutex mu;
+  std::vector<absl::Status> errors;
+  auto writer = [&](Store& store, bool reversed) {
+    for (int c = 0; c < kRecords / kChunk; ++c) {
+      const int chunk = reversed ? kRecords / kChunk - 1 - c : c;
+      IngestWrite write;
+      write.records = std::span(records).subspan(
+          static_cast<std::size_t>(chunk) * static_cast<std::size_t>(kChunk), kChunk);
+      write.raw_texts = raw_texts;
+      write.received_at = kDecember;
+      absl::StatusOr<IngestWriteResult> result = store.usage().WriteIngest(write);
+      if (!result.ok()) {
+        std::lock_guard<std::mutex> lock(mu);
+        errors.push_back(result.status());
+        continue;
+      }
+      for (UsageOutcome o : result->outcomes) accepted += o == UsageOutcome::kAccepted ? 1 : 0;
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back(writer, std::ref(*first), t == 1);
+    threads.emplace_back(writer, std::ref(*second), t == 0);
+  }
+  for (std::thread& t : threads) t.join();
+  for (const absl::Status& error : errors) ADD_FAILURE() << error;
+  EXPECT_EQ(accepted.load(), kRecords);
+  ASSERT_OK_AND_ASSIGN(RawConn conn, ConnectRaw(dsn));
+  EXPECT_EQ(*QueryValue(conn.get(),
+                        "SELECT count(*) || '/' || count(DISTINCT (cloud_id, identity)) || '/' || "
+                        "(SELECT count(*) FROM usage_identities) || '/' || "
+                        "(SELECT count(*) FROM usage_records r JOIN usage_identities i "
+                        "USING (cloud_id, identity, seq)) FROM usage_records"),
+            absl::StrCat(kRecords, "/", kRecords, "/", kRecords, "/", kRecords));
+}
+
+TEST(PostgresStoreTest, MigrationTwoMovesStoredUsageIntoMonthlyPartitions) {
+  ASSERT_OK_AND_ASSIGN(const std::string dsn, NewSchemaDsn());
+  {
+    ASSERT_OK_AND_ASSIGN(auto c, postgres::PgConnection::Open(Options(dsn)));
+    ASSERT_OK(postgres::Migrate(*c, postgres::PostgresSchemaMigrations().first(1)));
+    // Two records stored at version 1, November's and December's.
+    ASSERT_OK(c->Exec(absl::StrCat(
+        "INSERT INTO usage_records (seq, cloud_id, identity, content_hash, record_id, tenant_id, "
+        "local_subscription_id, meter_id, quantity, usage_start_s, usage_start_ns, usage_end_s, "
+        "usage_end_ns, resource_uri, instance_data, billed_subscription_id, bill_to_kind, "
+        "bill_to_partner_id, bill_to_subscription_id, routing_reason, reported_s, reported_ns) "
+        "SELECT seq, '\\x03000000000000000000000000000001', convert_to('identity-' || n, 'UTF8'), "
+        "convert_to('hash-' || n, 'UTF8'), 'record-' || n, '\\x00', '\\x00', '\\x00', 2, s, 0, "
+        "s + 3600, 0, '/r', '{}', '\\x00', 'partner', 'contoso', '\\x00', 'default', s, 0 "
+        "FROM (VALUES (5, 'a', ",
+        kNovember.unix_seconds(), "), (9, 'b', ", kDecember.unix_seconds(),
+        ")) AS v (seq, n, s)")));
+    ASSERT_OK(postgres::Migrate(*c, postgres::PostgresSchemaMigrations()));
+  }
+  ASSERT_OK_AND_ASSIGN(RawConn conn, ConnectRaw(dsn));
+  EXPECT_EQ(*QueryValue(conn.get(), "SELECT count(*) FROM usage_records_2026_11"), "1");
+  EXPECT_EQ(*QueryValue(conn.get(), "SELECT count(*) FROM usage_records_2026_12"), "1");
+  EXPECT_EQ(*QueryValue(conn.get(),
+                        "SELECT string_agg(seq::text, ',' ORDER BY seq) "
+                        "FROM usage_identities"),
+            "5,9");
+  EXPECT_EQ(*QueryValue(conn.get(), "SELECT CAST(to_regclass('usage_records_v1') IS NULL AS text)"),
+            "true");
+
+  // The migrated records are duplicates; a new one is stored after them.
+  ASSERT_OK_AND_ASSIGN(auto store, OpenAt(dsn));
+  ASSERT_OK_AND_ASSIGN(
+      std::vector<UsageOutcome> outcomes,
+      store->usage().WriteUsage(std::vector<UsageRecord>{
+          UsageAt("a", kNovember), UsageAt("b", kDecember), UsageAt("c", kNovember)}));
+  EXPECT_EQ(outcomes, (std::vector<UsageOutcome>{UsageOutcome::kDuplicate, UsageOutcome::kDuplicate,
+                                                 UsageOutcome::kAccepted}));
+  EXPECT_EQ(*QueryValue(conn.get(),
+                        "SELECT string_agg(convert_from(identity, 'UTF8'), ',' "
+                        "ORDER BY seq) FROM usage_records"),
+            "identity-a,identity-b,identity-c");
+  EXPECT_EQ(*QueryValue(conn.get(),
+                        "SELECT CAST(min(seq) > 9 AS text) FROM usage_records "
+                        "WHERE identity = convert_to('identity-c', 'UTF8')"),
+            "true");
 }
 
 TEST(PostgresStoreTest, BadOptionsAreInvalidArgument) {

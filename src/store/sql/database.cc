@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_join.h"
+#include "core/error.h"
 
 namespace stackbill::sql {
 
@@ -240,6 +241,31 @@ absl::StatusOr<std::int64_t> ReadHistoryVersion(Connection& connection) {
   STACKBILL_ASSIGN_OR_RETURN(bool row, stmt.Step());
   if (!row) return absl::DataLossError("history_version has no row");
   return stmt.ReadInt();
+}
+
+absl::Status ApplyMigrations(Connection& connection, std::string_view engine,
+                             std::span<const std::string_view> migrations) {
+  STACKBILL_RETURN_IF_ERROR(connection.Exec(
+      "CREATE TABLE IF NOT EXISTS schema_version (version bigint NOT NULL PRIMARY KEY)"));
+  STACKBILL_ASSIGN_OR_RETURN(
+      Statement read, connection.Prepare("SELECT COALESCE(max(version), 0) FROM schema_version"));
+  STACKBILL_ASSIGN_OR_RETURN(bool row, read.Step());
+  const std::int64_t version = row ? read.ReadInt() : 0;
+  STACKBILL_RETURN_IF_ERROR(read.Run());
+  const auto known = static_cast<std::int64_t>(migrations.size());
+  if (version > known) {
+    return FailedPreconditionError(
+        "StoreSchemaTooNew",
+        Cat(engine, ": the database is at schema version ", version,
+            " but this binary knows versions up to ", known, "; use a newer stackbill"));
+  }
+  for (std::int64_t v = version; v < known; ++v) {
+    STACKBILL_RETURN_IF_ERROR(Annotate(connection.Exec(migrations[static_cast<std::size_t>(v)]),
+                                       Cat(engine, ": migration ", v + 1)));
+    STACKBILL_RETURN_IF_ERROR(connection.Run("INSERT INTO schema_version (version) VALUES (?)",
+                                             std::vector<SqlValue>{v + 1}));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace stackbill::sql

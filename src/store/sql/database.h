@@ -205,6 +205,16 @@ class Connection {
   // statement (RowChunks) rather than run one statement per row, as suits an
   // embedded engine.
   virtual bool batches_rows() const { return false; }
+  // Makes ready the storage of usage dated in `month`, before usage dated
+  // then is inserted into usage_records (or moved there by an UPDATE): an
+  // engine that partitions usage_records by month makes its partition
+  // (PostgreSQL); nothing to do on SQLite.
+  virtual absl::Status PrepareUsageMonth(YearMonth /*month*/) { return absl::OkStatus(); }
+  // Holds `key` until the transaction ends, so that the transactions that
+  // lock one key pass that point one at a time: for a check-then-write that
+  // no unique key expresses, inside Database::WriteShared. Nothing to do
+  // where write transactions run one at a time (SQLite).
+  virtual absl::Status LockKey(std::string_view /*key*/) { return absl::OkStatus(); }
 
   // Convenience: prepare, bind `values`, run.
   absl::Status Run(std::string_view sql, const std::vector<SqlValue>& values = {});
@@ -221,6 +231,19 @@ class Database {
   // backend's timeout or the connection was lost. `body` must not call Read
   // or Write.
   virtual absl::Status Write(absl::FunctionRef<absl::Status(Connection&)> body) = 0;
+  // Runs `body` in a write transaction that may run at the same time as
+  // other WriteShared transactions, never beside a Write: for a write each of
+  // whose steps is correct whoever else writes (rows claimed through unique
+  // keys, commutative UPSERTs, Connection::LockKey around the rest). `body`
+  // should lock rows in a stable order; when the database still ends the
+  // transaction to break a deadlock, it is run again from the start, so it
+  // must reset whatever it fills. An engine with one writer runs it as Write.
+  virtual absl::Status WriteShared(absl::FunctionRef<absl::Status(Connection&)> body) {
+    return Write(body);
+  }
+  // How many WriteShared transactions are worth running at once from one
+  // process (1 where they run as Write).
+  virtual int shared_writers() const { return 1; }
   // Runs `body` in a read transaction (one consistent snapshot). `body` must
   // not call Read or Write.
   virtual absl::Status Read(absl::FunctionRef<absl::Status(Connection&)> body) = 0;
@@ -252,5 +275,14 @@ absl::StatusOr<std::int64_t> RunReturningId(Statement& insert);
 // The history version (store.h: RegistrationStore::HistoryVersion), read in
 // the connection's current transaction.
 absl::StatusOr<std::int64_t> ReadHistoryVersion(Connection& connection);
+
+// Brings the schema to the last of `migrations` (migration i takes it from
+// version i to i + 1), recording each applied version in schema_version,
+// which it creates. The caller holds the transaction and whatever lock keeps
+// two processes from migrating at once. FailedPrecondition StoreSchemaTooNew
+// when the database is at a version beyond `migrations`; `engine` names the
+// backend in errors.
+absl::Status ApplyMigrations(Connection& connection, std::string_view engine,
+                             std::span<const std::string_view> migrations);
 
 }  // namespace stackbill::sql

@@ -1,3 +1,5 @@
+#include <optional>
+
 #include "core/error.h"
 #include "store/sql/area_stores.h"
 #include "store/sql/codec.h"
@@ -71,9 +73,16 @@ absl::StatusOr<std::vector<std::int64_t>> InsertQuarantine(
                                        "raw_text = ? AND replayed_s IS NULL"));
   STACKBILL_ASSIGN_OR_RETURN(Statement refresh,
                              c.Prepare("UPDATE quarantine SET code = ?, message = ? WHERE id = ?"));
+  std::optional<Guid> locked;
   for (const auto& entry : entries) {
     // The same text already pending for the stack (a resend): that entry,
-    // with the latest reason, instead of a second one.
+    // with the latest reason, instead of a second one. No unique key can say
+    // so (a whole bad record is too long for one), hence the stack's lock,
+    // for writers beside each other (Database::WriteShared).
+    if (locked != entry.cloud_id) {
+      STACKBILL_RETURN_IF_ERROR(c.LockKey(Cat("quarantine ", entry.cloud_id.ToString())));
+      locked = entry.cloud_id;
+    }
     pending.Reset();
     pending.BindGuid(entry.cloud_id).BindBlob(entry.raw_text);
     STACKBILL_ASSIGN_OR_RETURN(const bool found, pending.Step());

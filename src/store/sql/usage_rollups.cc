@@ -132,7 +132,7 @@ absl::Status UsageRollupDelta::Add(const UsageRecord& r, int sign) {
   return absl::OkStatus();
 }
 
-absl::Status UsageRollupDelta::Apply(Connection& c) {
+absl::Status UsageRollupDelta::Apply(Connection& c) const {
   STACKBILL_ASSIGN_OR_RETURN(Statement add_pair,
                              c.Prepare("INSERT INTO usage_rollup_buckets (rollup, reported_bucket, "
                                        "usage_bucket) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"));
@@ -249,6 +249,11 @@ absl::Status UsageRollupDelta::Apply(Connection& c) {
       bind_key(*update, key);
       STACKBILL_RETURN_IF_ERROR(update->Run());
     }
+    // In key order, as the bucket pairs below: writers beside each other
+    // (Database::WriteShared) then lock shared rows in one order, not into a
+    // deadlock.
+    std::sort(adds.begin(), adds.end(),
+              [](const auto& x, const auto& y) { return *x.first < *y.first; });
     std::size_t next = 0;
     for (const std::size_t n : RowChunks(adds.size(), 128)) {
       STACKBILL_ASSIGN_OR_RETURN(Statement chunk, c.Prepare(upsert_sql(n)));
@@ -261,14 +266,19 @@ absl::Status UsageRollupDelta::Apply(Connection& c) {
       next += n;
       STACKBILL_RETURN_IF_ERROR(chunk.Run());
     }
-    for (const auto& [reported, usage] : pairs) {
+    std::vector<std::pair<std::int64_t, std::int64_t>> ordered(pairs.begin(), pairs.end());
+    std::sort(ordered.begin(), ordered.end());
+    for (const auto& [reported, usage] : ordered) {
       add_pair.Reset();
       add_pair.BindInt(table.id).BindInt(reported).BindInt(usage);
       STACKBILL_RETURN_IF_ERROR(add_pair.Run());
     }
-    sums_[t].clear();
   }
   return absl::OkStatus();
+}
+
+void UsageRollupDelta::Clear() {
+  for (Sums& sums : sums_) sums.clear();
 }
 
 absl::Status BuildUsageRollupsIfNeeded(Database& db) {
@@ -304,6 +314,7 @@ absl::Status BuildUsageRollupsIfNeeded(Database& db) {
       // Bounded memory on a large store: write every 100,000 records.
       if (++pending == 100000) {
         STACKBILL_RETURN_IF_ERROR(delta.Apply(c));
+        delta.Clear();
         pending = 0;
       }
     }

@@ -46,10 +46,13 @@ class UsageRollupDelta {
   // REQUIRES: sign is +1 or -1. OutOfRange when a sum exceeds a quantity's
   // bound.
   absl::Status Add(const UsageRecord& record, int sign);
-  // Writes the delta inside the caller's write transaction, and empties it.
-  // DataLoss when a rollup would fall below zero records, or reach zero
-  // records with a quantity left (the rollups no longer match the records).
-  absl::Status Apply(Connection& c);
+  // Writes the delta inside the caller's write transaction; the delta stays
+  // as it was, so that a transaction run again (Database::WriteShared)
+  // writes it again. DataLoss when a rollup would fall below zero records, or
+  // reach zero records with a quantity left (the rollups no longer match the
+  // records).
+  absl::Status Apply(Connection& c) const;
+  void Clear();
   bool empty() const;
 
   // The rollup tables, in the order of sums_.
@@ -66,6 +69,7 @@ class UsageRollupDelta {
     Guid tenant;
     Guid local_subscription;
     friend bool operator==(const Key&, const Key&) = default;
+    friend auto operator<=>(const Key&, const Key&) = default;
     template <typename H>
     friend H AbslHashValue(H h, const Key& k) {
       return H::combine(std::move(h), k.subscription, k.reported, k.usage, k.meter, k.resource,

@@ -94,11 +94,11 @@ absl::Status CheckIdentities(std::span<const UsageRecord> batch) {
 }
 
 // The core of the ingest contract, inside the caller's write transaction:
-// the INSERT … ON CONFLICT DO NOTHING on the UNIQUE (cloud_id, identity) key
-// decides acceptance inside the database, so two writers (threads, stores,
-// processes) racing on one identity cannot both accept it; the loser reads
-// the winner's content_hash to tell a duplicate from a conflicting one.
-// Within the batch a repeated identity conflicts with the row its first
+// the INSERT … ON CONFLICT DO NOTHING on the unique (cloud_id, identity) key
+// (on PostgreSQL usage_identities' key: InsertRecordsInChunks) decides
+// acceptance inside the database, so two writers (threads, stores, processes) racing on one
+// identity cannot both accept it; the loser reads the winner's content_hash to tell a duplicate
+// from a conflicting one. Within the batch a repeated identity conflicts with the row its first
 // occurrence just inserted.
 // The SQL backends' PreparedIngest: the rollup delta of every record of the write,
 // summed by the request's own thread as if all were accepted — as all are,
@@ -160,41 +160,90 @@ absl::StatusOr<absl::flat_hash_map<std::pair<Guid, std::string>, std::string>> S
   return hashes;
 }
 
+// Makes ready each month that `batch`'s usage is dated in
+// (Connection::PrepareUsageMonth), once per run of records in one month.
+absl::Status PrepareUsageMonths(Connection& c, std::span<const UsageRecord> batch) {
+  Timestamp start;
+  Timestamp end;  // [start, end): the month made ready last; empty at first
+  for (const UsageRecord& record : batch) {
+    if (start <= record.usage_start && record.usage_start < end) continue;
+    const YearMonth month = YearMonth::Of(record.usage_start);
+    STACKBILL_RETURN_IF_ERROR(c.PrepareUsageMonth(month));
+    start = month.Start();
+    end = month.End();
+  }
+  return absl::OkStatus();
+}
+
 // WriteRecords for a server engine (Connection::batches_rows), where every
-// statement is a round trip: the records go in multi-row INSERTs that return
-// the identities they stored; each record whose identity came back (its
-// first occurrence) is accepted, and the stored hashes of the rest — a
-// resend is all of them — are read for the chunk at once (StoredHashes).
+// statement is a round trip and usage_records is partitioned by month, with
+// R11's unique key in usage_identities (PostgreSQL: pg_schema.cc, version 2).
+// Per chunk: a multi-row INSERT … ON CONFLICT DO NOTHING claims the new
+// identities, drawing their seq, and returns them — it waits for a writer
+// beside it that claimed one first, and sees the claim once that commits —;
+// a multi-row INSERT stores the records claimed, each record whose identity
+// came back (its first occurrence) being accepted; the stored hashes of the
+// rest — a resend is all of them — are read for the chunk at once
+// (StoredHashes).
 absl::Status InsertRecordsInChunks(Connection& c, std::span<const UsageRecord> batch,
                                    std::vector<UsageOutcome>& outcomes) {
-  constexpr std::size_t kColumns = 21;
+  constexpr std::size_t kColumns = 22;  // seq, then kUsageColumns
   std::size_t start = 0;
   for (const std::size_t n : RowChunks(batch.size(), 256)) {
     const std::span<const UsageRecord> chunk = batch.subspan(start, n);
     start += n;
-    STACKBILL_ASSIGN_OR_RETURN(
-        Statement insert,
-        c.Prepare(
-            Cat("INSERT INTO usage_records (", kUsageColumns, ") VALUES ", ValuesRows(n, kColumns),
-                " ON CONFLICT (cloud_id, identity) DO NOTHING RETURNING cloud_id, identity")));
-    for (const UsageRecord& record : chunk) BindUsage(insert, record);
-    absl::flat_hash_set<std::pair<Guid, std::string>> inserted;
-    for (;;) {
-      STACKBILL_ASSIGN_OR_RETURN(bool row, insert.Step());
-      if (!row) break;
-      Guid cloud = insert.ReadGuid();
-      inserted.emplace(cloud, insert.ReadBlob());
-      STACKBILL_RETURN_IF_ERROR(insert.read_status());
+    std::string claims;
+    for (std::size_t i = 0; i < n; ++i) {
+      claims += i == 0 ? "(?, ?, ?, nextval('usage_records_seq'))"
+                       : ", (?, ?, ?, nextval('usage_records_seq'))";
     }
-    // Accepted: the first occurrence of each identity that came back. The
-    // others were stored before (a resend, or a repeat within the batch).
+    STACKBILL_ASSIGN_OR_RETURN(
+        Statement claim,
+        c.Prepare(Cat("INSERT INTO usage_identities (cloud_id, identity, usage_start_s, seq) "
+                      "VALUES ",
+                      claims, " ON CONFLICT DO NOTHING RETURNING cloud_id, identity, seq")));
+    for (const UsageRecord& record : chunk) {
+      claim.BindGuid(record.cloud_id)
+          .BindBlob(record.identity)
+          .BindInt(record.usage_start.unix_seconds());
+    }
+    absl::flat_hash_map<std::pair<Guid, std::string>, std::int64_t> claimed;
+    for (;;) {
+      STACKBILL_ASSIGN_OR_RETURN(bool row, claim.Step());
+      if (!row) break;
+      Guid cloud = claim.ReadGuid();
+      std::string identity = claim.ReadBlob();
+      const std::int64_t seq = claim.ReadInt();
+      STACKBILL_RETURN_IF_ERROR(claim.read_status());
+      claimed.emplace(std::pair<Guid, std::string>(cloud, std::move(identity)), seq);
+    }
+    // Accepted: the first occurrence of each identity claimed. The others
+    // were stored before (a resend, or a repeat within the batch).
     const std::size_t first = outcomes.size();
+    std::vector<std::pair<std::int64_t, const UsageRecord*>> accepted;
     std::vector<const UsageRecord*> stored_before;
     for (const UsageRecord& record : chunk) {
-      const bool accepted =
-          inserted.erase(std::pair<Guid, std::string>(record.cloud_id, record.identity)) > 0;
-      if (!accepted) stored_before.push_back(&record);
-      outcomes.push_back(accepted ? UsageOutcome::kAccepted : UsageOutcome::kDuplicate);
+      auto it = claimed.find(std::pair<Guid, std::string>(record.cloud_id, record.identity));
+      if (it != claimed.end()) {
+        accepted.emplace_back(it->second, &record);
+        claimed.erase(it);
+        outcomes.push_back(UsageOutcome::kAccepted);
+      } else {
+        stored_before.push_back(&record);
+        outcomes.push_back(UsageOutcome::kDuplicate);
+      }
+    }
+    std::size_t next = 0;
+    for (const std::size_t rows : RowChunks(accepted.size(), 256)) {
+      STACKBILL_ASSIGN_OR_RETURN(Statement insert,
+                                 c.Prepare(Cat("INSERT INTO usage_records (seq, ", kUsageColumns,
+                                               ") VALUES ", ValuesRows(rows, kColumns))));
+      for (const auto& [seq, record] : std::span(accepted).subspan(next, rows)) {
+        insert.BindInt(seq);
+        BindUsage(insert, *record);
+      }
+      next += rows;
+      STACKBILL_RETURN_IF_ERROR(insert.Run());
     }
     if (stored_before.empty()) continue;
     STACKBILL_ASSIGN_OR_RETURN(auto hashes, StoredHashes(c, stored_before));
@@ -202,9 +251,10 @@ absl::Status InsertRecordsInChunks(Connection& c, std::span<const UsageRecord> b
       if (outcomes[first + i] == UsageOutcome::kAccepted) continue;
       const UsageRecord& record = chunk[i];
       auto it = hashes.find(std::pair<Guid, std::string>(record.cloud_id, record.identity));
-      if (it == hashes.end()) {
-        return absl::InternalError("usage record conflicted but is not stored");
-      }
+      // Its identity is held but its row is gone: its month's partition was
+      // dropped (usage_identities outlive them; OPERATIONS.md, Retention).
+      // Still a duplicate; its content can no longer be compared.
+      if (it == hashes.end()) continue;
       outcomes[first + i] = it->second == record.content_hash ? UsageOutcome::kDuplicate
                                                               : UsageOutcome::kConflictingDuplicate;
     }
@@ -220,15 +270,15 @@ absl::Status WriteRecords(Connection& c, std::span<const UsageRecord> batch,
                           std::vector<UsageOutcome>& outcomes, PreparedIngest* prepared = nullptr) {
   outcomes.clear();
   outcomes.reserve(batch.size());
+  STACKBILL_RETURN_IF_ERROR(PrepareUsageMonths(c, batch));
   if (c.batches_rows()) {
     STACKBILL_RETURN_IF_ERROR(InsertRecordsInChunks(c, batch, outcomes));
     return ApplyRollups(c, batch, outcomes, prepared);
   }
   STACKBILL_ASSIGN_OR_RETURN(
-      Statement insert,
-      c.Prepare(Cat("INSERT INTO usage_records (", kUsageColumns,
-                    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                    "?, ?, ?, ?, ?) ON CONFLICT (cloud_id, identity) DO NOTHING")));
+      Statement insert, c.Prepare(Cat("INSERT INTO usage_records (", kUsageColumns,
+                                      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                                      "?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")));
   STACKBILL_ASSIGN_OR_RETURN(
       Statement stored,
       c.Prepare("SELECT content_hash FROM usage_records WHERE cloud_id = ? AND identity = ?"));
@@ -277,7 +327,7 @@ absl::Status WriteRecords(Connection& c, std::span<const UsageRecord> batch,
 // the records, their conflicts and the validation failures quarantined,
 // replays marked; counts each stack's accepted records into `accepted`.
 absl::Status WriteOne(Connection& c, const IngestWrite& write, IngestWriteResult& result,
-                      absl::flat_hash_map<Guid, StackIngestStats>& accepted) {
+                      std::map<Guid, StackIngestStats>& accepted) {
   STACKBILL_RETURN_IF_ERROR(WriteRecords(c, write.records, result.outcomes, write.prepared));
   result.conflict_ids.assign(write.records.size(), 0);
   std::vector<QuarantineEntry> conflicts;
@@ -508,6 +558,8 @@ class SqlUsageStore final : public UsageStore {
     return result;
   }
 
+  int IngestGroupsAtOnce() const override { return db_.shared_writers(); }
+
   std::unique_ptr<PreparedIngest> PrepareIngest(std::span<const UsageRecord> records) override {
     auto prepared = std::make_unique<SqlPreparedIngest>();
     for (const UsageRecord& record : records) {
@@ -531,7 +583,12 @@ class SqlUsageStore final : public UsageStore {
       }
     }
     std::vector<IngestWriteResult> results;
-    STACKBILL_RETURN_IF_ERROR(db_.Write([&](Connection& c) -> absl::Status {
+    // Beside other ingest writes (on a server engine, from other requests
+    // and nodes): the records are claimed through their unique key, the
+    // rollups and the stacks' counts are commutative UPSERTs written in key
+    // order, the quarantine's pending-text check runs under LockKey, and
+    // the history version cannot change meanwhile (its writers use Write).
+    STACKBILL_RETURN_IF_ERROR(db_.WriteShared([&](Connection& c) -> absl::Status {
       results.assign(writes.size(), {});
       if (const auto& expected = writes.front()->history_version) {
         STACKBILL_ASSIGN_OR_RETURN(std::int64_t version, ReadHistoryVersion(c));
@@ -541,7 +598,7 @@ class SqlUsageStore final : public UsageStore {
               Cat("the history changed (version ", version, ", routed with ", *expected, ")"));
         }
       }
-      absl::flat_hash_map<Guid, StackIngestStats> accepted;
+      std::map<Guid, StackIngestStats> accepted;  // in key order
       for (std::size_t i = 0; i < writes.size(); ++i) {
         STACKBILL_RETURN_IF_ERROR(WriteOne(c, *writes[i], results[i], accepted));
       }
@@ -549,7 +606,13 @@ class SqlUsageStore final : public UsageStore {
           Statement stats,
           c.Prepare("INSERT INTO stack_ingest_stats (cloud_id, last_s, last_ns, accepted) "
                     "VALUES (?, ?, ?, ?) ON CONFLICT (cloud_id) DO UPDATE SET "
-                    "last_s = excluded.last_s, last_ns = excluded.last_ns, "
+                    // The latest receipt, whichever writer commits last.
+                    "last_s = CASE WHEN (excluded.last_s, excluded.last_ns) > "
+                    "(stack_ingest_stats.last_s, stack_ingest_stats.last_ns) THEN excluded.last_s "
+                    "ELSE stack_ingest_stats.last_s END, "
+                    "last_ns = CASE WHEN (excluded.last_s, excluded.last_ns) > "
+                    "(stack_ingest_stats.last_s, stack_ingest_stats.last_ns) THEN excluded.last_ns "
+                    "ELSE stack_ingest_stats.last_ns END, "
                     "accepted = stack_ingest_stats.accepted + excluded.accepted"));
       for (const auto& [cloud, counted] : accepted) {
         stats.Reset();
@@ -611,6 +674,7 @@ class SqlUsageStore final : public UsageStore {
       }
       old = ReadUsage(get);
       STACKBILL_RETURN_IF_ERROR(get.read_status());
+      STACKBILL_RETURN_IF_ERROR(PrepareUsageMonths(c, {&replacement, 1}));
       STACKBILL_ASSIGN_OR_RETURN(
           Statement update,
           c.Prepare("UPDATE usage_records SET record_id = ?, content_hash = ?, tenant_id = ?, "

@@ -484,25 +484,7 @@ absl::Status Migrate(Connection& connection, std::span<const std::string_view> m
   if (registered != SQLITE_OK)
     return connection.Error(registered, "registering migration functions");
   STACKBILL_RETURN_IF_ERROR(connection.Exec("BEGIN IMMEDIATE"));
-  auto apply = [&]() -> absl::Status {
-    STACKBILL_RETURN_IF_ERROR(connection.Exec(
-        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL PRIMARY KEY)"));
-    STACKBILL_ASSIGN_OR_RETURN(std::int64_t version, ReadSchemaVersion(connection));
-    const auto known = static_cast<std::int64_t>(migrations.size());
-    if (version > known) {
-      return FailedPreconditionError(
-          "StoreSchemaTooNew",
-          Cat("sqlite: the database is at schema version ", version,
-              " but this binary knows versions up to ", known, "; use a newer stackbill"));
-    }
-    for (std::int64_t v = version; v < known; ++v) {
-      STACKBILL_RETURN_IF_ERROR(connection.Exec(migrations[static_cast<std::size_t>(v)]));
-      STACKBILL_RETURN_IF_ERROR(connection.Run("INSERT INTO schema_version (version) VALUES (?)",
-                                               std::vector<SqlValue>{v + 1}));
-    }
-    return absl::OkStatus();
-  };
-  absl::Status status = apply();
+  absl::Status status = sql::ApplyMigrations(connection, "sqlite", migrations);
   if (status.ok()) {
     status = connection.Exec("COMMIT");
     if (status.ok()) return status;

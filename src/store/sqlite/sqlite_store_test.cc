@@ -15,6 +15,8 @@
 #include "core/error.h"
 #include "core/testing/status_matchers.h"
 #include "gtest/gtest.h"
+#include "store/sql/sql_store.h"
+#include "store/sql/usage_rollups.h"
 #include "store/sqlite/sqlite_database.h"
 #include "store/testing/store_contract.h"
 
@@ -68,7 +70,54 @@ StoreBackend SqliteBackend() {
   return backend;
 }
 
-INSTANTIATE_TEST_SUITE_P(Sqlite, StoreContract, ::testing::Values(SqliteBackend()),
+// A SQLite database on which every WriteShared body runs twice: its first
+// run is rolled back, as PostgreSQL ends a shared write to break a deadlock
+// (postgres::PgDatabase), and the second commits. The contract holds on it
+// only if every WriteShared body starts afresh on each run.
+class RetryingDatabase final : public sql::Database {
+ public:
+  explicit RetryingDatabase(std::unique_ptr<sql::Database> inner) : inner_(std::move(inner)) {}
+
+  absl::Status Write(absl::FunctionRef<absl::Status(sql::Connection&)> body) override {
+    return inner_->Write(body);
+  }
+  absl::Status WriteShared(absl::FunctionRef<absl::Status(sql::Connection&)> body) override {
+    absl::Status first = inner_->Write([&](sql::Connection& c) -> absl::Status {
+      STACKBILL_RETURN_IF_ERROR(body(c));
+      return absl::AbortedError("deadlock (simulated)");
+    });
+    if (!absl::IsAborted(first)) return first;
+    return inner_->Write(body);
+  }
+  absl::Status Read(absl::FunctionRef<absl::Status(sql::Connection&)> body) override {
+    return inner_->Read(body);
+  }
+
+ private:
+  std::unique_ptr<sql::Database> inner_;
+};
+
+absl::StatusOr<std::unique_ptr<Store>> OpenRetryingAt(const std::string& path) {
+  SqliteOptions options;
+  options.path = path;
+  options.reader_connections = 2;
+  options.busy_timeout = std::chrono::milliseconds(60000);
+  STACKBILL_ASSIGN_OR_RETURN(std::unique_ptr<sqlite::Database> database,
+                             sqlite::Database::Open(options));
+  auto retrying = std::make_unique<RetryingDatabase>(std::move(database));
+  STACKBILL_RETURN_IF_ERROR(sql::BuildUsageRollupsIfNeeded(*retrying));
+  return sql::NewSqlStore(std::move(retrying));
+}
+
+StoreBackend RetriedSharedWritesBackend() {
+  StoreBackend backend = SqliteBackend();
+  backend.name = "SqliteRetriedSharedWrites";
+  backend.open = OpenRetryingAt;
+  return backend;
+}
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreContract,
+                         ::testing::Values(SqliteBackend(), RetriedSharedWritesBackend()),
                          StoreBackendName);
 
 // ---------------------------------------------------------------------------

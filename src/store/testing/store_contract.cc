@@ -1761,6 +1761,26 @@ TEST_P(StoreContract, IngestWriteWithAnInvalidArgumentWritesNothing) {
   EXPECT_TRUE(stats.empty());
 }
 
+// A stack's last receipt is the latest of its writes', whichever commits
+// last: writes beside each other (on PostgreSQL, other nodes') may commit
+// out of the order of their receipts.
+TEST_P(StoreContract, AStacksLastReceiptIsTheLatestWhicheverWriteCommitsLast) {
+  const Guid cloud = G(3, 1);
+  IngestBatch later;
+  later.records = {MakeUsage(cloud, 1)};
+  IngestWrite later_write = later.Write();
+  later_write.received_at = Hours(200);
+  ASSERT_OK(store().usage().WriteIngest(later_write));
+  IngestBatch earlier;
+  earlier.records = {MakeUsage(cloud, 2)};
+  IngestWrite earlier_write = earlier.Write();
+  earlier_write.received_at = Hours(100);
+  ASSERT_OK(store().usage().WriteIngest(earlier_write));
+  ASSERT_OK_AND_ASSIGN(auto stats, store().usage().ListStackIngestStats());
+  EXPECT_EQ(StatsFields(stats),
+            (std::map<Guid, std::pair<Timestamp, std::int64_t>>{{cloud, {Hours(200), 2}}}));
+}
+
 // R10: once WriteIngest returns OK its records, quarantine entries, replay
 // marks and counts are durable: they survive closing and reopening.
 TEST_P(StoreContract, IngestWriteSurvivesReopening) {
@@ -1946,6 +1966,61 @@ TEST_P(StoreContract, IngestGroupWritesInOrderAndAllOrNothing) {
   EXPECT_STATUS(store().usage().WriteIngestGroup(mixed_versions), kInvalidArgument);
   ASSERT_OK_AND_ASSIGN(std::int64_t usage, store().usage().CountUsage({}));
   EXPECT_EQ(usage, 3);
+}
+
+// R11's dedupe key spans every month (PostgreSQL keeps each month's usage in a
+// partition of its own: pg_schema.cc, version 2): a resend is a duplicate
+// whatever month it is dated in, the identity's content is compared across
+// months, and a supersession that moves a record to another month keeps it
+// one record whose identity stands for the new content.
+TEST_P(StoreContract, UsageOfEveryMonthSharesOneDedupeKey) {
+  const Guid cloud = G(3, 7);
+  std::vector<UsageRecord> records;
+  for (const int hour : {-24 * 40, 0, 1, 24 * 31, 24 * 31 + 1}) {  // Sep, Nov, Nov, Dec, Dec
+    records.push_back(MakeUsage(cloud, hour));
+  }
+  ASSERT_OK_AND_ASSIGN(std::vector<UsageOutcome> outcomes, store().usage().WriteUsage(records));
+  EXPECT_EQ(outcomes, std::vector<UsageOutcome>(records.size(), UsageOutcome::kAccepted));
+  ASSERT_OK_AND_ASSIGN(outcomes, store().usage().WriteUsage(records));
+  EXPECT_EQ(outcomes, std::vector<UsageOutcome>(records.size(), UsageOutcome::kDuplicate));
+
+  // November's identity-0 resent dated in January, and with other content.
+  UsageRecord moved = MakeUsage(cloud, 0, "b");
+  moved.usage_start = Hours(24 * 70);
+  moved.usage_end = Hours(24 * 70 + 1);
+  ASSERT_OK_AND_ASSIGN(outcomes, store().usage().WriteUsage(std::vector<UsageRecord>{moved}));
+  EXPECT_EQ(outcomes, Outcomes({UsageOutcome::kConflictingDuplicate}));
+
+  // identity-1 superseded from November into January.
+  UsageRecord replacement = records[2];
+  replacement.content_hash = "hash-january";
+  replacement.usage_start = Hours(24 * 75);
+  replacement.usage_end = Hours(24 * 75 + 1);
+  UsageSupersession supersession;
+  supersession.cloud_id = cloud;
+  supersession.identity = replacement.identity;
+  supersession.at = Hours(24 * 76);
+  supersession.actor_principal_id = G(6, 1);
+  supersession.reason = "wrong month";
+  supersession.old_meter_id = records[2].meter_id;
+  supersession.old_quantity = records[2].quantity;
+  supersession.old_usage_start = records[2].usage_start;
+  supersession.old_billed_subscription_id = records[2].routing.billed_subscription_id;
+  supersession.old_content_hash = records[2].content_hash;
+  supersession.new_quantity = replacement.quantity;
+  ASSERT_OK(store().usage().SupersedeUsage(replacement, supersession));
+  ASSERT_OK_AND_ASSIGN(UsageRecord stored, store().usage().GetUsage(cloud, replacement.identity));
+  EXPECT_EQ(stored, replacement);
+  ASSERT_OK_AND_ASSIGN(
+      outcomes, store().usage().WriteUsage(std::vector<UsageRecord>{replacement, records[2]}));
+  EXPECT_EQ(outcomes, Outcomes({UsageOutcome::kDuplicate, UsageOutcome::kConflictingDuplicate}));
+
+  ASSERT_OK_AND_ASSIGN(Page<UsageRecord> page, store().usage().ListUsage({}, {}));
+  std::vector<std::string> identities;
+  for (const UsageRecord& r : page.items) identities.push_back(r.identity);
+  // In the order stored: the moved record kept its place.
+  EXPECT_EQ(identities, (std::vector<std::string>{"identity--960", "identity-0", "identity-1",
+                                                  "identity-744", "identity-745"}));
 }
 
 // R11: a PlatformAdmin's supersession replaces the stored record's content and
