@@ -200,6 +200,10 @@ std::string ValuesRows(std::size_t rows, std::size_t columns) {
   std::string row = "(";
   for (std::size_t c = 0; c < columns; ++c) row += c == 0 ? "?" : ", ?";
   row += ')';
+  return ValuesRows(rows, row);
+}
+
+std::string ValuesRows(std::size_t rows, std::string_view row) {
   std::string out;
   out.reserve(rows * (row.size() + 2));
   for (std::size_t r = 0; r < rows; ++r) {

@@ -257,6 +257,9 @@ class Database {
 // "(?, ?), (?, ?), …": `rows` rows of `columns` placeholders, for a
 // multi-row VALUES list.
 std::string ValuesRows(std::size_t rows, std::size_t columns);
+// `row` repeated `rows` times, comma-separated: a multi-row VALUES list whose
+// rows hold more than placeholders ("(?, ?, nextval('s'))").
+std::string ValuesRows(std::size_t rows, std::string_view row);
 
 // Splits `n` rows into the chunks of a multi-row statement: as many chunks of
 // `max` as fit, then the rest in descending powers of two, so that a

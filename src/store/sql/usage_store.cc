@@ -3,7 +3,6 @@
 #include <memory>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "core/error.h"
 #include "store/sql/area_stores.h"
 #include "store/sql/codec.h"
@@ -192,16 +191,12 @@ absl::Status InsertRecordsInChunks(Connection& c, std::span<const UsageRecord> b
   for (const std::size_t n : RowChunks(batch.size(), 256)) {
     const std::span<const UsageRecord> chunk = batch.subspan(start, n);
     start += n;
-    std::string claims;
-    for (std::size_t i = 0; i < n; ++i) {
-      claims += i == 0 ? "(?, ?, ?, nextval('usage_records_seq'))"
-                       : ", (?, ?, ?, nextval('usage_records_seq'))";
-    }
     STACKBILL_ASSIGN_OR_RETURN(
         Statement claim,
         c.Prepare(Cat("INSERT INTO usage_identities (cloud_id, identity, usage_start_s, seq) "
                       "VALUES ",
-                      claims, " ON CONFLICT DO NOTHING RETURNING cloud_id, identity, seq")));
+                      ValuesRows(n, std::string_view("(?, ?, ?, nextval('usage_records_seq'))")),
+                      " ON CONFLICT DO NOTHING RETURNING cloud_id, identity, seq")));
     for (const UsageRecord& record : chunk) {
       claim.BindGuid(record.cloud_id)
           .BindBlob(record.identity)
