@@ -49,17 +49,6 @@ export STACKBILL_PROFILE="$dir/profile.json"
 unset STACKBILL_ENDPOINT STACKBILL_TOKEN STACKBILL_CA_FILE
 records=$(jq .records "$sdir/simulated.json")
 
-# CPU seconds (user + system) of the processes in PIDS… so far.
-cpu_seconds() {
-  local pid ticks=0 stat fields
-  for pid in "$@"; do
-    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
-    # After the command's ")": state is field 3, utime 14 and stime 15.
-    read -ra fields <<<"${stat##*) }"
-    ticks=$((ticks + fields[11] + fields[12]))
-  done
-  awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'
-}
 # The PostgreSQL server's processes: the postmaster and its children.
 db_pids() {
   local postmaster
@@ -120,14 +109,14 @@ run_nodes() {  # NODES OUT: writes the run's JSON to OUT (in this shell: the tra
     for pid in "${pids[@]}"; do wait "$pid" || die "a forwarder failed: $(tail -3 "$dir"/forward-*.log)"; done
   }
   forward_all --spool-only
-  serve0=$(cpu_seconds "${node_pids[@]}")
-  db0=$(cpu_seconds $(db_pids))
+  serve0=$(sb_cpu_seconds "${node_pids[@]}")
+  db0=$(sb_cpu_seconds $(db_pids))
   start=$(now)
   forward_all
   ingest_s=$(since "$start")
   local serve_cpu db_cpu stored
-  serve_cpu=$(awk -v a="$serve0" -v b="$(cpu_seconds "${node_pids[@]}")" 'BEGIN { printf "%.2f", b - a }')
-  db_cpu=$(awk -v a="$db0" -v b="$(cpu_seconds $(db_pids))" 'BEGIN { printf "%.2f", b - a }')
+  serve_cpu=$(awk -v a="$serve0" -v b="$(sb_cpu_seconds "${node_pids[@]}")" 'BEGIN { printf "%.2f", b - a }')
+  db_cpu=$(awk -v a="$db0" -v b="$(sb_cpu_seconds $(db_pids))" 'BEGIN { printf "%.2f", b - a }')
   stored=$("$bin" usage totals --endpoint "${urls[0]}" | jq .records) || die "usage totals failed"
   [ "$stored" -eq "$records" ] || die "$nodes node(s): stored $stored of $records records"
   for pid in "${node_pids[@]}"; do kill -TERM "$pid" && wait "$pid" 2>/dev/null || true; done

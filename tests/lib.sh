@@ -150,3 +150,27 @@ sb_node_stop() {
   wait "${node_pid[$1]}" || fail "serve $1 exited with $?"
   unset "node_pid[$1]"
 }
+
+# CPU seconds (user + system) of the processes in PIDS… so far.
+sb_cpu_seconds() {
+  local pid ticks=0 stat fields
+  for pid in "$@"; do
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+    # After the command's ")": state is field 3, utime 14 and stime 15.
+    read -ra fields <<<"${stat##*) }"
+    ticks=$((ticks + fields[11] + fields[12]))
+  done
+  awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'
+}
+
+# sb_children_cpu_seconds VAR: sets VAR to the CPU seconds (user + system) of
+# this shell's children that have ended and been waited for, so far. Bash's
+# `times` in this shell, not in a $(…) subshell, whose children are its own.
+sb_children_cpu_seconds() {
+  local file
+  file=$(mktemp)
+  times >"$file"
+  printf -v "$1" '%s' "$(awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); sum += t[1] * 60 + t[2] } }
+                              END { printf "%.2f", sum }' "$file")"
+  rm -f "$file"
+}
