@@ -61,6 +61,21 @@ Statement& Statement::BindGuid(const Guid& value) {
   return BindBlob(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
+Statement& Statement::BindTextRef(std::string_view value) {
+  impl_->BindTextRef(next_param_++, value);
+  return *this;
+}
+
+Statement& Statement::BindBlobRef(std::string_view bytes) {
+  impl_->BindBlobRef(next_param_++, bytes);
+  return *this;
+}
+
+Statement& Statement::BindGuidRef(const Guid& value) {
+  const auto& bytes = value.bytes();
+  return BindBlobRef(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
 Statement& Statement::BindOptionalGuid(const std::optional<Guid>& value) {
   return value ? BindGuid(*value) : BindNull();
 }

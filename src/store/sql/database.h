@@ -93,6 +93,11 @@ class StatementImpl {
   virtual void BindInt(int index, std::int64_t value) = 0;
   virtual void BindText(int index, std::string_view value) = 0;
   virtual void BindBlob(int index, std::string_view bytes) = 0;
+  // As BindText and BindBlob, but the backend may keep the pointer instead of
+  // a copy: the caller keeps the bytes alive and unchanged until the next
+  // Reset or Release. The default copies.
+  virtual void BindTextRef(int index, std::string_view value) { BindText(index, value); }
+  virtual void BindBlobRef(int index, std::string_view bytes) { BindBlob(index, bytes); }
   virtual void BindNull(int index) = 0;
   // Executes the statement (on the first call after binding) and moves to
   // the next row: true when a row is ready, false when there are no more.
@@ -135,6 +140,13 @@ class Statement {
   Statement& BindOptionalGuid(const std::optional<Guid>& value);
   Statement& BindTime(Timestamp value);
   Statement& BindOptionalTime(const std::optional<Timestamp>& value);
+  // Without a copy, where the backend can (StatementImpl::BindTextRef): the
+  // bytes must outlive the statement's next Reset. For the ingest's hot
+  // path, whose records outlive their statements; a temporary must use the
+  // copying Bind*.
+  Statement& BindTextRef(std::string_view value);
+  Statement& BindBlobRef(std::string_view bytes);
+  Statement& BindGuidRef(const Guid& value);
   Statement& BindBool(bool value);
   Statement& BindNull();
   Statement& BindValue(const SqlValue& value);

@@ -114,9 +114,9 @@ bool UsageRollupDelta::empty() const {
 absl::Status UsageRollupDelta::Add(const UsageRecord& r, int sign) {
   for (std::size_t t = 0; t < kTables.size(); ++t) {
     const Table& table = kTables[t];
-    Key key{r.routing.billed_subscription_id,
-            Bucket(r.reported_time, table.unit),
+    Key key{Bucket(r.reported_time, table.unit),
             Bucket(r.usage_start, table.unit),
+            r.routing.billed_subscription_id,
             r.meter_id,
             table.resource ? r.resource_uri : std::string(),
             r.cloud_id,
@@ -139,10 +139,12 @@ absl::Status UsageRollupDelta::Apply(Connection& c) const {
   for (std::size_t t = 0; t < kTables.size(); ++t) {
     const Table& table = kTables[t];
     const bool resource = table.resource;
+    // Without copies (Statement::BindTextRef): the keys live in sums_, which
+    // outlives every statement here.
     auto bind_key = [resource](Statement& stmt, const Key& k) {
-      stmt.BindInt(k.reported).BindInt(k.usage).BindGuid(k.subscription).BindGuid(k.meter);
-      if (resource) stmt.BindText(k.resource);
-      stmt.BindGuid(k.cloud).BindGuid(k.tenant).BindGuid(k.local_subscription);
+      stmt.BindInt(k.reported).BindInt(k.usage).BindGuidRef(k.subscription).BindGuidRef(k.meter);
+      if (resource) stmt.BindTextRef(k.resource);
+      stmt.BindGuidRef(k.cloud).BindGuidRef(k.tenant).BindGuidRef(k.local_subscription);
     };
     const std::size_t columns = resource ? 11 : 9;
     // Records only added (ingest, the new side of a re-route): one UPSERT
@@ -187,12 +189,8 @@ absl::Status UsageRollupDelta::Apply(Connection& c) const {
     };
     for (const auto& [key, sum] : sums_[t]) {
       if (sum.records == 0 && sum.quantity.IsZero()) continue;  // what came in went out
-      if (!sum.taken && batch_adds) {
-        adds.emplace_back(&key, &sum);
-        continue;
-      }
       if (!sum.taken) {
-        STACKBILL_RETURN_IF_ERROR(add(key, sum, sum.quantity, sum.records));
+        adds.emplace_back(&key, &sum);
         continue;
       }
       if (!get) {
@@ -251,9 +249,16 @@ absl::Status UsageRollupDelta::Apply(Connection& c) const {
     }
     // In key order, as the bucket pairs below: writers beside each other
     // (Database::WriteShared) then lock shared rows in one order, not into a
-    // deadlock.
+    // deadlock; and one at a time, each UPSERT lands next to the last one in
+    // the B-tree instead of anywhere.
     std::sort(adds.begin(), adds.end(),
               [](const auto& x, const auto& y) { return *x.first < *y.first; });
+    if (!batch_adds) {
+      for (const auto& [key, sum] : adds) {
+        STACKBILL_RETURN_IF_ERROR(add(*key, *sum, sum->quantity, sum->records));
+      }
+      adds.clear();
+    }
     std::size_t next = 0;
     for (const std::size_t n : RowChunks(adds.size(), 128)) {
       STACKBILL_ASSIGN_OR_RETURN(Statement chunk, c.Prepare(upsert_sql(n)));

@@ -59,10 +59,12 @@ class UsageRollupDelta {
   static constexpr std::size_t kTableCount = 4;
 
  private:
+  // In the rollup tables' primary-key order, so that keys sorted by <=>
+  // are written in B-tree order (Apply).
   struct Key {
-    Guid subscription;
     std::int64_t reported = 0;  // hour, day or month number since the epoch
     std::int64_t usage = 0;
+    Guid subscription;
     Guid meter;
     std::string resource;  // per-resource tables only
     Guid cloud;
@@ -72,7 +74,7 @@ class UsageRollupDelta {
     friend auto operator<=>(const Key&, const Key&) = default;
     template <typename H>
     friend H AbslHashValue(H h, const Key& k) {
-      return H::combine(std::move(h), k.subscription, k.reported, k.usage, k.meter, k.resource,
+      return H::combine(std::move(h), k.reported, k.usage, k.subscription, k.meter, k.resource,
                         k.cloud, k.tenant, k.local_subscription);
     }
   };

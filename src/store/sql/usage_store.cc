@@ -38,20 +38,22 @@ UsageRecord ReadUsage(Statement& stmt) {
   return r;
 }
 
+// Binds `r`'s fields without copies (Statement::BindTextRef): `r` must
+// outlive the statement's next Reset.
 void BindUsage(Statement& stmt, const UsageRecord& r) {
-  stmt.BindGuid(r.cloud_id)
-      .BindText(r.record_id)
-      .BindBlob(r.identity)
-      .BindBlob(r.content_hash)
-      .BindGuid(r.tenant_id)
-      .BindGuid(r.local_subscription_id)
-      .BindGuid(r.meter_id)
+  stmt.BindGuidRef(r.cloud_id)
+      .BindTextRef(r.record_id)
+      .BindBlobRef(r.identity)
+      .BindBlobRef(r.content_hash)
+      .BindGuidRef(r.tenant_id)
+      .BindGuidRef(r.local_subscription_id)
+      .BindGuidRef(r.meter_id)
       .BindDecimal(r.quantity)
       .BindTime(r.usage_start)
       .BindTime(r.usage_end)
-      .BindText(r.resource_uri)
-      .BindText(r.instance_data)
-      .BindGuid(r.routing.billed_subscription_id);
+      .BindTextRef(r.resource_uri)
+      .BindTextRef(r.instance_data)
+      .BindGuidRef(r.routing.billed_subscription_id);
   BindBillTo(stmt, r.routing.bill_to);
   BindEnum(stmt, r.routing.reason);
   stmt.BindTime(r.reported_time);
@@ -294,7 +296,7 @@ absl::Status WriteRecords(Connection& c, std::span<const UsageRecord> batch,
     std::optional<std::string> stored_hash;
     if (stored_before || expect_duplicate) {
       stored.Reset();
-      stored.BindGuid(record.cloud_id).BindBlob(record.identity);
+      stored.BindGuidRef(record.cloud_id).BindBlobRef(record.identity);
       STACKBILL_ASSIGN_OR_RETURN(bool row, stored.Step());
       if (row) stored_hash = stored.ReadBlob();
     }

