@@ -56,10 +56,17 @@ Statement& Statement::BindBlob(std::string_view bytes) {
   return *this;
 }
 
-Statement& Statement::BindGuid(const Guid& value) {
+namespace {
+
+// A GUID's 16 bytes as they are bound (a view into `value`).
+std::string_view GuidBytes(const Guid& value) {
   const auto& bytes = value.bytes();
-  return BindBlob(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
 }
+
+}  // namespace
+
+Statement& Statement::BindGuid(const Guid& value) { return BindBlob(GuidBytes(value)); }
 
 Statement& Statement::BindTextRef(std::string_view value) {
   impl_->BindTextRef(next_param_++, value);
@@ -71,10 +78,7 @@ Statement& Statement::BindBlobRef(std::string_view bytes) {
   return *this;
 }
 
-Statement& Statement::BindGuidRef(const Guid& value) {
-  const auto& bytes = value.bytes();
-  return BindBlobRef(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-}
+Statement& Statement::BindGuidRef(const Guid& value) { return BindBlobRef(GuidBytes(value)); }
 
 Statement& Statement::BindOptionalGuid(const std::optional<Guid>& value) {
   return value ? BindGuid(*value) : BindNull();

@@ -257,19 +257,19 @@ absl::Status UsageRollupDelta::Apply(Connection& c) const {
       for (const auto& [key, sum] : adds) {
         STACKBILL_RETURN_IF_ERROR(add(*key, *sum, sum->quantity, sum->records));
       }
-      adds.clear();
-    }
-    std::size_t next = 0;
-    for (const std::size_t n : RowChunks(adds.size(), 128)) {
-      STACKBILL_ASSIGN_OR_RETURN(Statement chunk, c.Prepare(upsert_sql(n)));
-      for (const auto& [key, sum] : std::span(adds).subspan(next, n)) {
-        bind_key(chunk, *key);
-        chunk.BindDecimal(sum->quantity).BindInt(sum->records);
-        if (resource) chunk.BindText(sum->instance_data.value_or(""));
-        pairs.emplace(key->reported, key->usage);
+    } else {
+      std::size_t next = 0;
+      for (const std::size_t n : RowChunks(adds.size(), 128)) {
+        STACKBILL_ASSIGN_OR_RETURN(Statement chunk, c.Prepare(upsert_sql(n)));
+        for (const auto& [key, sum] : std::span(adds).subspan(next, n)) {
+          bind_key(chunk, *key);
+          chunk.BindDecimal(sum->quantity).BindInt(sum->records);
+          if (resource) chunk.BindText(sum->instance_data.value_or(""));
+          pairs.emplace(key->reported, key->usage);
+        }
+        next += n;
+        STACKBILL_RETURN_IF_ERROR(chunk.Run());
       }
-      next += n;
-      STACKBILL_RETURN_IF_ERROR(chunk.Run());
     }
     std::vector<std::pair<std::int64_t, std::int64_t>> ordered(pairs.begin(), pairs.end());
     std::sort(ordered.begin(), ordered.end());
